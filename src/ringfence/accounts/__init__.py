@@ -1,0 +1,6 @@
+"""Tenants, users, extensions, roles, credentials, PINs and TOTP.
+
+Not built yet: this package holds its place in the layout of DESIGN.md §2.
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,6 @@
+"""E-mail, webhooks and portal alerts.
+
+Not built yet: this package holds its place in the layout of DESIGN.md §2.
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,482 @@
+"""Header fields: the raw container and the typed values read from it.
+
+A message keeps its header fields raw, in wire order and original casing
+(:class:`Headers`). The typed values below (:class:`Via`, :class:`NameAddr`, :class:`CSeq`,
+:class:`MediaType`) are parsed only when someone asks for them, by the accessors on
+:class:`ringfence.sip.message.Message`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from ringfence.errors import ParseError
+from ringfence.sip.grammar import (
+    Params,
+    format_params,
+    has_param,
+    is_token,
+    param,
+    parse_params,
+    quote,
+    quoted_end,
+    split_commas,
+    unquote,
+)
+from ringfence.sip.uri import SipUri, Uri, _check_host, parse_uri
+
+__all__ = [
+    "CSeq",
+    "Headers",
+    "MediaType",
+    "NameAddr",
+    "Via",
+    "canonical_name",
+    "header_key",
+    "parse_call_id",
+    "parse_cseq",
+    "parse_media_type",
+    "parse_name_addr",
+    "parse_uint",
+    "parse_via",
+]
+
+# RFC 3261 §7.3.3 and the IANA registry: compact forms map to the same header.
+_COMPACT = {
+    "a": "accept-contact",
+    "b": "referred-by",
+    "c": "content-type",
+    "d": "request-disposition",
+    "e": "content-encoding",
+    "f": "from",
+    "i": "call-id",
+    "j": "reject-contact",
+    "k": "supported",
+    "l": "content-length",
+    "m": "contact",
+    "n": "identity-info",
+    "o": "event",
+    "r": "refer-to",
+    "s": "subject",
+    "t": "to",
+    "u": "allow-events",
+    "v": "via",
+    "x": "session-expires",
+    "y": "identity",
+}
+
+_CANONICAL = {
+    "call-id": "Call-ID",
+    "cseq": "CSeq",
+    "www-authenticate": "WWW-Authenticate",
+    "mime-version": "MIME-Version",
+    "rack": "RAck",
+    "rseq": "RSeq",
+    "sip-etag": "SIP-ETag",
+    "sip-if-match": "SIP-If-Match",
+    "p-asserted-identity": "P-Asserted-Identity",
+}
+
+
+def header_key(name: str) -> str:
+    """The lookup key of a header name: lower case, compact form expanded."""
+    lowered = name.lower()
+    return _COMPACT.get(lowered, lowered)
+
+
+def canonical_name(name: str) -> str:
+    """The conventional spelling of a header name (``call-id`` -> ``Call-ID``)."""
+    key = header_key(name)
+    return _CANONICAL.get(key) or "-".join(part.capitalize() for part in key.split("-"))
+
+
+@dataclass(frozen=True, slots=True)
+class Headers:
+    """Header fields in wire order. Lookup is case-insensitive and knows compact forms.
+
+    The container is immutable: the ``with_*`` methods return a new one.
+    """
+
+    fields: tuple[tuple[str, str], ...] = ()
+    _index: dict[str, tuple[int, ...]] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        index: dict[str, list[int]] = {}
+        for position, (name, _) in enumerate(self.fields):
+            lowered = name.lower()
+            index.setdefault(_COMPACT.get(lowered, lowered), []).append(position)
+        self._index.update((k, tuple(v)) for k, v in index.items())
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and header_key(name) in self._index
+
+    def get(self, name: str) -> str | None:
+        """Value of the first field called ``name``, or ``None``."""
+        positions = self._index.get(header_key(name))
+        return None if positions is None else self.fields[positions[0]][1]
+
+    def get_all(self, name: str) -> tuple[str, ...]:
+        """Values of every field called ``name``, one per header line."""
+        return tuple(self.fields[i][1] for i in self._index.get(header_key(name), ()))
+
+    def count(self, name: str) -> int:
+        return len(self._index.get(header_key(name), ()))
+
+    def elements(self, name: str) -> tuple[str, ...]:
+        """Comma-separated elements of every field called ``name`` (RFC 3261 §7.3.1)."""
+        out: list[str] = []
+        for value in self.get_all(name):
+            out.extend(split_commas(value))
+        return tuple(out)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.fields)
+
+    def with_added(self, name: str, value: str, *, first: bool = False) -> Headers:
+        """Add a field, before the first field of the same name when ``first`` is set."""
+        if first:
+            positions = self._index.get(header_key(name))
+            at = positions[0] if positions else len(self.fields)
+            return Headers((*self.fields[:at], (name, value), *self.fields[at:]))
+        return Headers((*self.fields, (name, value)))
+
+    def without(self, name: str) -> Headers:
+        """Remove every field called ``name``."""
+        key = header_key(name)
+        return Headers(tuple(f for f in self.fields if header_key(f[0]) != key))
+
+    def with_value(self, name: str, value: str) -> Headers:
+        """Set ``name`` to one field holding ``value``, in place of the first one if present."""
+        key = header_key(name)
+        out: list[tuple[str, str]] = []
+        placed = False
+        for field_name, field_value in self.fields:
+            if header_key(field_name) == key:
+                if not placed:
+                    out.append((field_name, value))
+                    placed = True
+                continue
+            out.append((field_name, field_value))
+        if not placed:
+            out.append((name, value))
+        return Headers(tuple(out))
+
+    def without_first_element(self, name: str) -> Headers:
+        """Remove the first comma-separated element of ``name`` (popping a Via or Route)."""
+        positions = self._index.get(header_key(name))
+        if not positions:
+            return self
+        at = positions[0]
+        field_name, value = self.fields[at]
+        parts = list(split_commas(value))
+        if len(parts) <= 1:
+            return Headers(self.fields[:at] + self.fields[at + 1 :])
+        return Headers(
+            (*self.fields[:at], (field_name, ", ".join(parts[1:])), *self.fields[at + 1:])
+        )
+
+
+# --- Via ----------------------------------------------------------------------------------
+
+_VIA = re.compile(
+    r"([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*/[ \t]*"
+    r"([A-Za-z0-9\-.!%*_+`'~]+)[ \t]+(\[[^\]]*\]|[^ \t:;]+)(?:[ \t]*:[ \t]*([0-9]{1,5}))?"
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Via:
+    """One Via element: ``SIP/2.0/UDP host:port;branch=...`` (RFC 3261 §20.42)."""
+
+    protocol: str = "SIP"
+    version: str = "2.0"
+    transport: str
+    host: str
+    port: int | None = None
+    params: Params = ()
+
+    def param(self, name: str) -> str | None:
+        return param(self.params, name)
+
+    @property
+    def branch(self) -> str | None:
+        return self.param("branch")
+
+    @property
+    def received(self) -> str | None:
+        return self.param("received")
+
+    @property
+    def rport_requested(self) -> bool:
+        """True when the client asked for symmetric response routing (RFC 3581 §3)."""
+        return has_param(self.params, "rport")
+
+    @property
+    def rport(self) -> int | None:
+        """The port a server filled in (RFC 3581 §4), or ``None`` when empty or absent."""
+        value = self.param("rport")
+        return int(value) if value else None
+
+    @property
+    def sent_by(self) -> tuple[str, int | None]:
+        return self.host, self.port
+
+    def with_params(self, **values: str | None) -> Via:
+        lowered = {k.lower() for k in values}
+        kept = tuple((k, v) for k, v in self.params if k.lower() not in lowered)
+        return replace(self, params=kept + tuple(values.items()))
+
+    def __str__(self) -> str:
+        port = "" if self.port is None else f":{self.port}"
+        return (
+            f"{self.protocol}/{self.version}/{self.transport} {self.host}{port}"
+            f"{format_params(self.params)}"
+        )
+
+
+def parse_via(text: str) -> Via:
+    """Parse one Via element (already split from its neighbours)."""
+    match = _VIA.match(text)
+    if match is None:
+        raise ParseError(f"bad Via: {text[:60]!r}")
+    protocol, version, transport, host, port_text = match.groups()
+    _check_host(host)
+    port = None
+    if port_text is not None:
+        port = int(port_text)
+        if port > 65535:
+            raise ParseError("Via port out of range")
+    params = parse_params(text[match.end() :])
+    for name, value in params:
+        lowered = name.lower()
+        if lowered == "received" and value is not None:
+            address = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ParseError(f"Via received is not an IP address: {value!r}") from None
+        elif (
+            lowered == "rport"
+            and value is not None
+            and not (value.isdigit() and int(value) <= 65535)
+        ):
+            raise ParseError("Via rport is not a port number")
+        elif lowered == "ttl" and not (value and value.isdigit() and int(value) <= 255):
+            raise ParseError("Via ttl is not 0-255")
+        elif lowered == "branch" and not value:
+            raise ParseError("empty Via branch")
+    return Via(
+        protocol=protocol,
+        version=version,
+        transport=transport.upper(),
+        host=host,
+        port=port,
+        params=params,
+    )
+
+
+# --- name-addr / addr-spec ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NameAddr:
+    """From, To, Contact, Route and Record-Route values (RFC 3261 §20.10, §20.20, §20.39)."""
+
+    display_name: str | None = None
+    uri: Uri
+    params: Params = ()
+
+    def param(self, name: str) -> str | None:
+        return param(self.params, name)
+
+    @property
+    def tag(self) -> str | None:
+        return self.param("tag")
+
+    @property
+    def expires(self) -> int | None:
+        """The Contact ``expires`` parameter, if present and numeric."""
+        value = self.param("expires")
+        if value is None:
+            return None
+        return parse_uint(value, "Contact expires", 2**32 - 1)
+
+    @property
+    def q(self) -> float | None:
+        """The Contact ``q`` parameter (0 to 1), if present."""
+        value = self.param("q")
+        if value is None:
+            return None
+        try:
+            q = float(value)
+        except ValueError:
+            raise ParseError("Contact q is not a number") from None
+        if not 0.0 <= q <= 1.0:
+            raise ParseError("Contact q outside 0-1")
+        return q
+
+    def with_params(self, **values: str | None) -> NameAddr:
+        lowered = {k.lower() for k in values}
+        kept = tuple((k, v) for k, v in self.params if k.lower() not in lowered)
+        return replace(self, params=kept + tuple(values.items()))
+
+    def with_tag(self, tag: str) -> NameAddr:
+        return self.with_params(tag=tag)
+
+    def __str__(self) -> str:
+        display = "" if self.display_name is None else quote(self.display_name) + " "
+        return f"{display}<{self.uri}>{format_params(self.params)}"
+
+
+def parse_name_addr(text: str) -> NameAddr:
+    """Parse a name-addr or addr-spec followed by header parameters."""
+    text = text.strip(" \t")
+    if not text:
+        raise ParseError("empty address")
+    display: str | None = None
+    if text[0] == '"':
+        end = quoted_end(text, 0)
+        display = unquote(text[:end])
+        rest = text[end:].lstrip(" \t")
+        if not rest.startswith("<"):
+            raise ParseError("quoted display name without <URI>")
+    else:
+        lt = text.find("<")
+        semi = text.find(";")
+        if lt >= 0 and (semi < 0 or lt < semi):
+            words = text[:lt].split()
+            for word in words:
+                if not is_token(word):
+                    # RFC 4475 §3.1.2.15: an unquoted display name must be tokens.
+                    raise ParseError(f"display name must be quoted: {text[:lt].strip()!r}")
+            display = " ".join(words) or None
+            rest = text[lt:]
+        else:
+            # RFC 3261 §20.10: "if the URI contains a comma, question mark or semicolon, the URI
+            # MUST be enclosed in angle brackets"; so the first ";" starts the parameters.
+            uri_text = (text if semi < 0 else text[:semi]).rstrip(" \t")
+            if any(ch in uri_text for ch in "?, \t>"):
+                raise ParseError(f"URI must be enclosed in <>: {uri_text[:60]!r}")
+            params = _address_params(text[semi:]) if semi >= 0 else ()
+            return NameAddr(uri=parse_uri(uri_text), params=params)
+    close = rest.find(">")
+    if close < 0:
+        raise ParseError("'<' without a matching '>'")
+    uri_text = rest[1:close]
+    if uri_text != uri_text.strip(" \t"):
+        # RFC 4475 §3.1.2.14: no LWS inside the angle brackets.
+        raise ParseError("whitespace inside <URI>")
+    return NameAddr(
+        display_name=display, uri=parse_uri(uri_text), params=_address_params(rest[close + 1 :])
+    )
+
+
+def _address_params(text: str) -> Params:
+    return parse_params(text) if text.strip(" \t") else ()
+
+
+# --- scalars ---------------------------------------------------------------------------------
+
+
+def parse_uint(text: str, what: str, limit: int) -> int:
+    """Parse a decimal scalar with an upper bound (RFC 4475 §3.1.2.4 overlarge values)."""
+    stripped = text.strip(" \t")
+    if not stripped.isdigit() or not stripped.isascii():
+        raise ParseError(f"{what} is not a number: {stripped[:30]!r}")
+    if len(stripped) > 12 or int(stripped) > limit:
+        raise ParseError(f"{what} is too large")
+    return int(stripped)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CSeq:
+    """The CSeq header (RFC 3261 §20.16)."""
+
+    number: int
+    method: str
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.method}"
+
+
+_CSEQ = re.compile(r"[ \t]*([0-9]+)[ \t]+([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*")
+
+
+def parse_cseq(text: str) -> CSeq:
+    match = _CSEQ.fullmatch(text)
+    if match is None:
+        raise ParseError(f"bad CSeq: {text[:40]!r}")
+    # RFC 3261 §8.1.1.5: "The sequence number value MUST be expressible as a 32-bit unsigned
+    # integer and MUST be less than 2**31."
+    number = parse_uint(match.group(1), "CSeq number", 2**31 - 1)
+    return CSeq(number=number, method=match.group(2))
+
+
+# RFC 3261 §25.1: word = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" /
+# "~" / "(" / ")" / "<" / ">" / ":" / "\" / DQUOTE / "/" / "[" / "]" / "?" / "{" / "}")
+_CALL_ID = re.compile(
+    r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+(?:@[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+)?"
+)
+
+
+def parse_call_id(text: str) -> str:
+    value = text.strip(" \t")
+    if _CALL_ID.fullmatch(value) is None:
+        raise ParseError(f"bad Call-ID: {value[:40]!r}")
+    return value
+
+
+# --- media types -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaType:
+    """A media type or media range (Content-Type, Accept; RFC 3261 §20.1, §20.15)."""
+
+    type: str
+    subtype: str
+    params: Params = ()
+
+    @property
+    def essence(self) -> str:
+        """``type/subtype`` in lower case, without parameters."""
+        return f"{self.type}/{self.subtype}".lower()
+
+    def matches(self, other: MediaType) -> bool:
+        """True when this range (``*/*``, ``type/*`` or exact) accepts ``other``."""
+        if self.type == "*":
+            return True
+        if self.type.lower() != other.type.lower():
+            return False
+        return self.subtype == "*" or self.subtype.lower() == other.subtype.lower()
+
+    def __str__(self) -> str:
+        return f"{self.type}/{self.subtype}{format_params(self.params)}"
+
+
+_MEDIA = re.compile(r"[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)")
+
+
+def parse_media_type(text: str) -> MediaType:
+    match = _MEDIA.match(text)
+    if match is None:
+        raise ParseError(f"bad media type: {text[:40]!r}")
+    return MediaType(
+        type=match.group(1), subtype=match.group(2), params=parse_params(text[match.end() :])
+    )
+
+
+def sip_uri_of(address: NameAddr) -> SipUri | None:
+    """The SIP or SIPS URI of an address, or ``None`` for tel: and other schemes."""
+    return address.uri if isinstance(address.uri, SipUri) else None

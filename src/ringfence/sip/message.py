@@ -1,0 +1,407 @@
+"""SIP requests and responses as immutable values with lazily parsed, cached accessors.
+
+A message holds its start line, its header fields raw (:class:`Headers`) and its body. Typed
+views such as :attr:`Message.via` or :attr:`Message.cseq` are parsed on first use and cached, so a
+proxy that reads only Via, Route and Max-Forwards never parses SDP or authorisation headers.
+An accessor raises :class:`ParseError` when the header it reads is malformed;
+:meth:`Message.validate` reads them all, which is what a full parse does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import TypeVar, cast
+
+from ringfence.errors import ParseError
+from ringfence.sip.digest import Challenge, Credentials, parse_challenge, parse_credentials
+from ringfence.sip.grammar import is_token, split_commas
+from ringfence.sip.headers import (
+    CSeq,
+    Headers,
+    MediaType,
+    NameAddr,
+    Via,
+    canonical_name,
+    header_key,
+    parse_call_id,
+    parse_cseq,
+    parse_media_type,
+    parse_name_addr,
+    parse_uint,
+    parse_via,
+)
+from ringfence.sip.status import StatusCode
+from ringfence.sip.uri import Uri, parse_uri
+
+__all__ = ["ANSWER_HEADERS", "Message", "Request", "Response", "make_response"]
+
+T = TypeVar("T")
+
+#: The header fields a response copies from its request (RFC 3261 §8.2.6.2).
+ANSWER_HEADERS = ("via", "from", "to", "call-id", "cseq")
+
+# Header fields that may appear at most once (RFC 4475 §3.3.8 and §3.3.9).
+_SINGLE = (
+    "from",
+    "to",
+    "call-id",
+    "cseq",
+    "max-forwards",
+    "content-length",
+    "content-type",
+    "expires",
+)
+_MAX_FORWARDS_LIMIT = 255  # RFC 3261 §20.22 allows 0-255
+_DELTA_SECONDS_LIMIT = 2**32 - 1  # RFC 3261 §20.19
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """What requests and responses share: header fields, body and the typed accessors."""
+
+    headers: Headers
+    body: bytes = b""
+    version: str = "SIP/2.0"
+    _cache: dict[str, object] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _memo(self, key: str, compute: Callable[[], T]) -> T:
+        cache = self._cache
+        if key in cache:
+            return cast(T, cache[key])
+        try:
+            value = compute()
+        except ParseError as error:
+            raise error.with_context(
+                headers=self.answer_fields(), is_request=isinstance(self, Request)
+            ) from error
+        cache[key] = value
+        return value
+
+    def _single(self, name: str) -> str | None:
+        if self.headers.count(name) > 1:
+            raise ParseError(f"more than one {canonical_name(name)} header")
+        return self.headers.get(name)
+
+    def _required(self, name: str) -> str:
+        value = self._single(name)
+        if value is None:
+            raise ParseError(f"missing {name} header")
+        return value
+
+    def _fail(self, reason: str) -> ParseError:
+        """A ParseError for this message that carries what is needed to answer it."""
+        return ParseError(reason).with_context(
+            headers=self.answer_fields(), is_request=isinstance(self, Request)
+        )
+
+    def answer_fields(self) -> tuple[tuple[str, str], ...]:
+        """The raw Via, From, To, Call-ID and CSeq fields a response copies (§8.2.6.2)."""
+        return tuple(f for f in self.headers.fields if header_key(f[0]) in ANSWER_HEADERS)
+
+    # -- the accessors ----------------------------------------------------------------------
+
+    @property
+    def via(self) -> tuple[Via, ...]:
+        """Every Via element, topmost first (RFC 3261 §20.42)."""
+        return self._memo("via", lambda: tuple(parse_via(v) for v in self.headers.elements("via")))
+
+    @property
+    def top_via(self) -> Via:
+        """The topmost Via element; it names the transaction (RFC 3261 §17.1.3)."""
+
+        def compute() -> Via:
+            first = self.headers.get("via")
+            if first is None:
+                raise ParseError("missing Via header")
+            return parse_via(next(iter(split_commas(first))))
+
+        return self._memo("top_via", compute)
+
+    @property
+    def from_(self) -> NameAddr:
+        return self._memo("from", lambda: parse_name_addr(self._required("From")))
+
+    @property
+    def to(self) -> NameAddr:
+        return self._memo("to", lambda: parse_name_addr(self._required("To")))
+
+    @property
+    def call_id(self) -> str:
+        return self._memo("call-id", lambda: parse_call_id(self._required("Call-ID")))
+
+    @property
+    def cseq(self) -> CSeq:
+        return self._memo("cseq", lambda: parse_cseq(self._required("CSeq")))
+
+    @property
+    def max_forwards(self) -> int | None:
+        def compute() -> int | None:
+            value = self._single("Max-Forwards")
+            if value is None:
+                return None
+            return parse_uint(value, "Max-Forwards", _MAX_FORWARDS_LIMIT)
+
+        return self._memo("max-forwards", compute)
+
+    @property
+    def expires(self) -> int | None:
+        def compute() -> int | None:
+            value = self._single("Expires")
+            if value is None:
+                return None
+            return parse_uint(value, "Expires", _DELTA_SECONDS_LIMIT)
+
+        return self._memo("expires", compute)
+
+    @property
+    def content_length(self) -> int | None:
+        def compute() -> int | None:
+            value = self._single("Content-Length")
+            if value is None:
+                return None
+            return parse_uint(value, "Content-Length", 2**31 - 1)
+
+        return self._memo("content-length", compute)
+
+    @property
+    def content_type(self) -> MediaType | None:
+        def compute() -> MediaType | None:
+            value = self._single("Content-Type")
+            return None if value is None else parse_media_type(value)
+
+        return self._memo("content-type", compute)
+
+    @property
+    def accept(self) -> tuple[MediaType, ...]:
+        return self._memo(
+            "accept", lambda: tuple(parse_media_type(v) for v in self.headers.elements("Accept"))
+        )
+
+    @property
+    def contact_is_wildcard(self) -> bool:
+        """True for ``Contact: *`` (RFC 3261 §10.2.2, removal of all bindings)."""
+
+        def compute() -> bool:
+            elements = self.headers.elements("Contact")
+            if "*" in elements:
+                if len(elements) > 1:
+                    raise ParseError("Contact '*' mixed with other contacts")
+                return True
+            return False
+
+        return self._memo("contact*", compute)
+
+    @property
+    def contacts(self) -> tuple[NameAddr, ...]:
+        """Contact addresses; empty for ``Contact: *`` (see :attr:`contact_is_wildcard`)."""
+
+        def compute() -> tuple[NameAddr, ...]:
+            if self.contact_is_wildcard:
+                return ()
+            return tuple(parse_name_addr(v) for v in self.headers.elements("Contact"))
+
+        return self._memo("contact", compute)
+
+    @property
+    def routes(self) -> tuple[NameAddr, ...]:
+        return self._memo(
+            "route", lambda: tuple(parse_name_addr(v) for v in self.headers.elements("Route"))
+        )
+
+    @property
+    def record_routes(self) -> tuple[NameAddr, ...]:
+        return self._memo(
+            "record-route",
+            lambda: tuple(parse_name_addr(v) for v in self.headers.elements("Record-Route")),
+        )
+
+    @property
+    def www_authenticate(self) -> tuple[Challenge, ...]:
+        return self._memo("www-auth", lambda: self._challenges("WWW-Authenticate"))
+
+    @property
+    def proxy_authenticate(self) -> tuple[Challenge, ...]:
+        return self._memo("proxy-auth", lambda: self._challenges("Proxy-Authenticate"))
+
+    @property
+    def authorization(self) -> tuple[Credentials, ...]:
+        return self._memo(
+            "authz",
+            lambda: tuple(parse_credentials(v) for v in self.headers.get_all("Authorization")),
+        )
+
+    @property
+    def proxy_authorization(self) -> tuple[Credentials, ...]:
+        return self._memo(
+            "proxy-authz",
+            lambda: tuple(
+                parse_credentials(v) for v in self.headers.get_all("Proxy-Authorization")
+            ),
+        )
+
+    def _challenges(self, name: str) -> tuple[Challenge, ...]:
+        return tuple(parse_challenge(v) for v in self.headers.get_all(name))
+
+    def option_tags(self, name: str) -> tuple[str, ...]:
+        """Option tags of Require, Proxy-Require, Supported or Unsupported (RFC 3261 §19.2)."""
+        return self._memo(f"tags:{name.lower()}", lambda: self._tokens(name))
+
+    def _tokens(self, name: str) -> tuple[str, ...]:
+        tags = self.headers.elements(name)
+        for tag in tags:
+            if not is_token(tag):
+                raise ParseError(f"bad option tag in {name}: {tag[:30]!r}")
+        return tags
+
+    # -- whole-message checks ------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Parse every header this core understands and check the message as a whole.
+
+        Raise :class:`ParseError` (with what is needed to answer it) on the first fault.
+        The Date header is not checked: RFC 4475 §3.1.2.12 lets an element that does not use
+        Date accept a malformed one, and this core never uses it.
+        """
+        for name in _SINGLE:
+            if self.headers.count(name) > 1:
+                # RFC 4475 §3.3.8 and §3.3.9: repeated single-value fields get a 400.
+                raise self._fail(f"more than one {canonical_name(name)} header")
+        if not self.via:
+            raise self._fail("missing Via header")
+        _ = (self.from_, self.to, self.call_id, self.cseq)
+        _ = (self.max_forwards, self.expires, self.content_length, self.content_type, self.accept)
+        _ = (self.contacts, self.routes, self.record_routes)
+        _ = (self.www_authenticate, self.proxy_authenticate)
+        _ = (self.authorization, self.proxy_authorization)
+        for name in ("Require", "Proxy-Require", "Supported", "Unsupported"):
+            self.option_tags(name)
+
+    # -- serialisation ------------------------------------------------------------------------
+
+    def start_line(self) -> str:
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        """Serialise: start line, header fields as held, a blank line and the body."""
+        lines = [self.start_line()]
+        lines.extend(f"{name}: {value}" for name, value in self.headers.fields)
+        head = "\r\n".join(lines) + "\r\n\r\n"
+        return head.encode("utf-8", "surrogateescape") + self.body
+
+    def __bytes__(self) -> bytes:
+        return self.to_bytes()
+
+    # -- derived copies -----------------------------------------------------------------------
+
+    def with_headers(self: M, headers: Headers) -> M:
+        return replace(self, headers=headers)
+
+    def with_body(self: M, body: bytes, content_type: str | None = None) -> M:
+        """Replace the body and set Content-Length (and Content-Type when given)."""
+        headers = self.headers.with_value("Content-Length", str(len(body)))
+        if content_type is not None:
+            headers = headers.with_value("Content-Type", content_type)
+        elif not body:
+            headers = headers.without("Content-Type")
+        return replace(self, headers=headers, body=body)
+
+
+M = TypeVar("M", bound=Message)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request(Message):
+    """A SIP request. ``request_uri`` is kept as written; :attr:`uri` is the parsed URI."""
+
+    method: str
+    request_uri: str
+
+    @property
+    def uri(self) -> Uri:
+        return self._memo("ruri", lambda: parse_uri(self.request_uri))
+
+    def start_line(self) -> str:
+        return f"{self.method} {self.request_uri} {self.version}"
+
+    def with_uri(self, uri: Uri | str) -> Request:
+        return replace(self, request_uri=str(uri))
+
+    def validate(self) -> None:
+        Message.validate(self)
+        uri = self.uri
+        if getattr(uri, "headers", ()):
+            # RFC 4475 §3.1.2.11: escaped headers in a Request-URI; RFC 3261 §19.1.5 forbids them.
+            raise self._fail("Request-URI must not contain headers")
+        if self.cseq.method != self.method:
+            # RFC 4475 §3.1.2.17 and §3.1.2.18: start line and CSeq method must agree.
+            raise self._fail("CSeq method does not match the request method")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Response(Message):
+    """A SIP response."""
+
+    status: int
+    reason: str = ""
+
+    @property
+    def status_class(self) -> int:
+        return self.status // 100
+
+    @property
+    def is_provisional(self) -> bool:
+        return self.status < 200
+
+    @property
+    def is_final(self) -> bool:
+        return self.status >= 200
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status < 300
+
+    def start_line(self) -> str:
+        return f"{self.version} {self.status} {self.reason}"
+
+
+def make_response(
+    request: Request,
+    status: int,
+    reason: str | None = None,
+    *,
+    to_tag: str | None = None,
+    extra: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+    copy_record_route: bool = False,
+) -> Response:
+    """Build a response to ``request`` as a UAS or a proxy core does (RFC 3261 §8.2.6).
+
+    RFC 3261 §8.2.6.2: "The From field of the response MUST equal the From header field of the
+    request. The Call-ID header field of the response MUST equal the Call-ID header field of the
+    request. The CSeq header field of the response MUST equal the CSeq field of the request. The
+    Via header field values in the response MUST equal the Via header field values in the request
+    and MUST maintain the same ordering." A ``to_tag`` is added to To when it has none.
+    """
+    fields: list[tuple[str, str]] = []
+    for name, value in request.headers.fields:
+        key = header_key(name)
+        if key == "to" and to_tag is not None and request.to.tag is None:
+            fields.append((name, f"{value};tag={to_tag}"))
+        elif key in ANSWER_HEADERS or (copy_record_route and key == "record-route"):
+            fields.append((name, value))
+        elif key == "timestamp" and status == StatusCode.TRYING:
+            # RFC 3261 §8.2.6.1: a 100 copies the Timestamp header of the request.
+            fields.append((name, value))
+    fields.extend(extra)
+    fields.append(("Content-Length", str(len(body))))
+    return Response(
+        status=int(status),
+        reason=StatusCode.phrase_for(status) if reason is None else reason,
+        headers=Headers(tuple(fields)),
+        body=body,
+    )

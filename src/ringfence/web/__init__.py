@@ -1,0 +1,6 @@
+"""FastAPI REST API and the server-rendered portal.
+
+Not built yet: this package holds its place in the layout of DESIGN.md §2.
+"""
+
+__all__: list[str] = []

@@ -183,7 +183,7 @@ class Headers:
         if len(parts) <= 1:
             return Headers(self.fields[:at] + self.fields[at + 1 :])
         return Headers(
-            (*self.fields[:at], (field_name, ", ".join(parts[1:])), *self.fields[at + 1:])
+            (*self.fields[:at], (field_name, ", ".join(parts[1:])), *self.fields[at + 1 :])
         )
 
 

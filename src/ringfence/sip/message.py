@@ -34,9 +34,29 @@ from ringfence.sip.headers import (
 from ringfence.sip.status import StatusCode
 from ringfence.sip.uri import Uri, parse_uri
 
-__all__ = ["ANSWER_HEADERS", "Message", "Request", "Response", "make_response"]
+__all__ = ["ANSWER_HEADERS", "KNOWN_METHODS", "Message", "Request", "Response", "make_response"]
 
 T = TypeVar("T")
+
+#: Methods of RFC 3261 and its registered extensions.
+KNOWN_METHODS = frozenset(
+    {
+        "INVITE",
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "OPTIONS",
+        "REGISTER",
+        "PRACK",
+        "SUBSCRIBE",
+        "NOTIFY",
+        "PUBLISH",
+        "INFO",
+        "REFER",
+        "MESSAGE",
+        "UPDATE",
+    }
+)
 
 #: The header fields a response copies from its request (RFC 3261 §8.2.6.2).
 ANSWER_HEADERS = ("via", "from", "to", "call-id", "cseq")
@@ -338,8 +358,13 @@ class Request(Message):
             # RFC 4475 §3.1.2.11: escaped headers in a Request-URI; RFC 3261 §19.1.5 forbids them.
             raise self._fail("Request-URI must not contain headers")
         if self.cseq.method != self.method:
-            # RFC 4475 §3.1.2.17 and §3.1.2.18: start line and CSeq method must agree.
-            raise self._fail("CSeq method does not match the request method")
+            # RFC 4475 §3.1.2.17: start line and CSeq method must agree, or 400.
+            # RFC 4475 §3.1.2.18: for an unknown method "choosing a 501 (particularly at
+            # proxies) has better future-proof characteristics".
+            error = self._fail("CSeq method does not match the request method")
+            if self.method not in KNOWN_METHODS:
+                error.status = 501
+            raise error
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -83,11 +83,13 @@ def validate_request(request: Request, identity: ProxyIdentity) -> Refusal | Non
         return Refusal(status=StatusCode.TOO_MANY_HOPS, code="too_many_hops")
     # Step 4: loop detection (optional). A Via of ours whose branch carries the same loop hash as
     # this request means it came round unchanged: a loop, not a spiral.
+    # The hash is taken over the request as it first arrived, when the Via just below ours was
+    # on top; so each Via of ours is checked against a hash with that Via as topmost.
     if request.method not in ("ACK", "CANCEL"):
-        digest = loop_hash(request)
-        for via in request.via:
+        vias = request.via
+        for below, via in zip(vias[1:], vias, strict=False):
             branch = via.branch or ""
-            if identity.is_own_via(via) and branch.rsplit(".", 1)[-1] == digest:
+            if identity.is_own_via(via) and branch.rsplit(".", 1)[-1] == loop_hash(request, below):
                 return Refusal(status=StatusCode.LOOP_DETECTED, code="loop_detected")
     # Step 5: Proxy-Require. "If the request contains a Proxy-Require header field with one or
     # more option-tags this element does not understand, the element MUST return a 420 (Bad
@@ -106,21 +108,21 @@ def validate_request(request: Request, identity: ProxyIdentity) -> Refusal | Non
     return None
 
 
-def loop_hash(request: Request) -> str:
+def loop_hash(request: Request, top_via: Via | None = None) -> str:
     """RFC 3261 §16.6 step 8: a hash over the fields that, unchanged, make a loop.
 
     "...the To tag, From tag, Call-ID header field, the Request-URI of the request received
     (before translation), the topmost Via header, and the sequence number from the CSeq header
     field, in addition to any Proxy-Require and Proxy-Authorization header fields".
     Route is included as well, so that a request spiralling through us on a new route is not
-    mistaken for a loop.
+    mistaken for a loop. ``top_via`` defaults to the request's topmost Via.
     """
     parts = [
         request.to.tag or "",
         request.from_.tag or "",
         request.call_id,
         request.request_uri,
-        request.headers.get("Via") or "",
+        str(top_via if top_via is not None else request.top_via),
         str(request.cseq.number),
         *request.headers.get_all("Proxy-Require"),
         *request.headers.get_all("Proxy-Authorization"),

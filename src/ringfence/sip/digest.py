@@ -140,7 +140,7 @@ def _parse_auth(value: str, what: str) -> tuple[str, tuple[tuple[str, str], ...]
     """
     if len(value) > MAX_VALUE_LENGTH:
         raise ParseError(f"{what} is longer than {MAX_VALUE_LENGTH} characters")
-    text = _FOLD_RE.sub(" ", value).strip(" \t")
+    text = (_FOLD_RE.sub(" ", value) if "\n" in value else value).strip(" \t")
     if not text:
         raise ParseError(f"{what} is empty")
     if _FORBIDDEN_RE.search(text):
@@ -163,7 +163,9 @@ def _parse_auth(value: str, what: str) -> tuple[str, tuple[tuple[str, str], ...]
         if name.lower() in seen:
             raise ParseError(f"{what} has a duplicate parameter {name[:32]}")
         seen.add(name.lower())
-        params.append((name, token if quoted is None else _UNESCAPE_RE.sub(r"\1", quoted)))
+        if quoted is not None and "\\" in quoted:
+            quoted = _UNESCAPE_RE.sub(r"\1", quoted)
+        params.append((name, token if quoted is None else quoted))
         if len(params) > MAX_PARAMS:
             raise ParseError(f"{what} has more than {MAX_PARAMS} parameters")
         pos = match.end()

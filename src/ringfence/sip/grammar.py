@@ -148,54 +148,59 @@ def split_commas(text: str) -> Iterator[str]:
 
 
 # RFC 3261 §25.1: a generic-param value is a token, a host or a quoted-string.
-_PARAM_VALUE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~:\[\]]+")
 
 
-def parse_params(text: str, *, allow_ipv6_value: bool = True) -> Params:
+_SIMPLE_PARAMS = re.compile(r"(?:;[A-Za-z0-9\-.!%*_+`'~]+(?:=[A-Za-z0-9\-.!%*_+`'~:\[\]]+)?)+")
+
+
+_ONE_PARAM = re.compile(
+    r"[ \t]*;[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)"
+    r"(?:[ \t]*=[ \t]*(\"(?:[^\"\\]|\\.)*\"|[A-Za-z0-9\-.!%*_+`'~:\[\]]+))?[ \t]*",
+    re.S,
+)
+
+
+def parse_params(text: str) -> Params:
     """Parse ``;name[=value]`` pairs as they follow a header value (RFC 3261 §7.3.1).
 
     ``text`` begins at the first ``;`` (or is empty). Whitespace around ``;`` and ``=`` is
     allowed. Empty names (``;;``) are an error: RFC 4475 §3.1.2.1 calls such a message invalid.
     """
+    if _SIMPLE_PARAMS.fullmatch(text):
+        # Fast path: no whitespace and no quoted strings.
+        out: list[tuple[str, str | None]] = []
+        for piece in text[1:].split(";"):
+            key, eq, val = piece.partition("=")
+            out.append((key, val if eq else None))
+        return tuple(out)
     params: list[tuple[str, str | None]] = []
-    i = 0
-    n = len(text)
-    while i < n:
-        while i < n and text[i] in _LWS:
-            i += 1
-        if i == n:
-            break
-        if text[i] != ";":
-            raise ParseError(f"expected ';' before parameter, got {text[i : i + 20]!r}")
-        i += 1
-        while i < n and text[i] in _LWS:
-            i += 1
-        start = i
-        while i < n and text[i] not in ";= \t":
-            i += 1
-        name = text[start:i]
-        if not is_token(name):
-            raise ParseError(f"bad parameter name {name!r}" if name else "empty parameter")
-        while i < n and text[i] in _LWS:
-            i += 1
-        value: str | None = None
-        if i < n and text[i] == "=":
-            i += 1
-            while i < n and text[i] in _LWS:
-                i += 1
-            if i < n and text[i] == '"':
-                end = quoted_end(text, i)
-                value = text[i:end]
-                i = end
-            else:
-                start = i
-                while i < n and text[i] not in "; \t":
-                    i += 1
-                value = text[start:i]
-                if not value or _PARAM_VALUE.fullmatch(value) is None:
-                    raise ParseError(f"bad value for parameter {name!r}")
-        params.append((name, value))
+    pos = 0
+    end = len(text.rstrip(" \t"))
+    while pos < end:
+        match = _ONE_PARAM.match(text, pos)
+        if match is None or (match.end() < end and text[match.end()] != ";"):
+            raise ParseError(_param_fault(text, pos))
+        params.append((match.group(1), match.group(2)))
+        pos = match.end()
     return tuple(params)
+
+
+def _param_fault(text: str, pos: int) -> str:
+    """Say what is wrong with the parameter that starts at ``pos``."""
+    rest = text[pos:].lstrip(" \t")
+    if not rest.startswith(";"):
+        return f"expected ';' before parameter, got {rest[:20]!r}"
+    rest = rest[1:].lstrip(" \t")
+    name = re.match(r"[^;= \t]*", rest)
+    name_text = name.group() if name else ""
+    if not name_text:
+        return "empty parameter"
+    if not is_token(name_text):
+        return f"bad parameter name {name_text[:30]!r}"
+    if '"' in rest:
+        quote_at = rest.find('"')
+        quoted_end(rest, quote_at)  # raises for an unterminated quoted string
+    return f"bad value for parameter {name_text[:30]!r}"
 
 
 def format_params(params: Params) -> str:

@@ -81,10 +81,19 @@ _CANONICAL = {
 }
 
 
+_KEYS: dict[str, str] = {}  # name as written -> key; bounded, since names come off the wire
+_KEYS_LIMIT = 4096
+
+
 def header_key(name: str) -> str:
     """The lookup key of a header name: lower case, compact form expanded."""
-    lowered = name.lower()
-    return _COMPACT.get(lowered, lowered)
+    key = _KEYS.get(name)
+    if key is None:
+        lowered = name.lower()
+        key = _COMPACT.get(lowered, lowered)
+        if len(_KEYS) < _KEYS_LIMIT:
+            _KEYS[name] = key
+    return key
 
 
 def canonical_name(name: str) -> str:
@@ -106,11 +115,14 @@ class Headers:
     )
 
     def __post_init__(self) -> None:
-        index: dict[str, list[int]] = {}
+        index = self._index
+        keys = _KEYS
         for position, (name, _) in enumerate(self.fields):
-            lowered = name.lower()
-            index.setdefault(_COMPACT.get(lowered, lowered), []).append(position)
-        self._index.update((k, tuple(v)) for k, v in index.items())
+            key = keys.get(name) or header_key(name)
+            if key in index:
+                index[key] += (position,)
+            else:
+                index[key] = (position,)
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.fields)
@@ -128,15 +140,39 @@ class Headers:
 
     def get_all(self, name: str) -> tuple[str, ...]:
         """Values of every field called ``name``, one per header line."""
-        return tuple(self.fields[i][1] for i in self._index.get(header_key(name), ()))
+        positions = self._index.get(header_key(name))
+        if positions is None:
+            return ()
+        fields = self.fields
+        return tuple([fields[i][1] for i in positions])
+
+    def keys(self) -> frozenset[str]:
+        """Lookup keys (lower case, compact forms expanded) of the headers present."""
+        return frozenset(self._index)
+
+    def single(self, name: str) -> str | None:
+        """Value of a header that may appear once; ParseError when it is repeated."""
+        positions = self._index.get(header_key(name))
+        if positions is None:
+            return None
+        if len(positions) > 1:
+            raise ParseError(f"more than one {canonical_name(name)} header")
+        return self.fields[positions[0]][1]
+
+    def repeated(self) -> tuple[str, ...]:
+        """Keys of the headers that appear on more than one line."""
+        return tuple(key for key, positions in self._index.items() if len(positions) > 1)
 
     def count(self, name: str) -> int:
         return len(self._index.get(header_key(name), ()))
 
     def elements(self, name: str) -> tuple[str, ...]:
         """Comma-separated elements of every field called ``name`` (RFC 3261 §7.3.1)."""
+        values = self.get_all(name)
+        if not values:
+            return ()
         out: list[str] = []
-        for value in self.get_all(name):
+        for value in values:
             out.extend(split_commas(value))
         return tuple(out)
 

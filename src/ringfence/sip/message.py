@@ -90,22 +90,21 @@ class Message:
     # -- plumbing -------------------------------------------------------------------------
 
     def _memo(self, key: str, compute: Callable[[], T]) -> T:
-        cache = self._cache
-        if key in cache:
-            return cast(T, cache[key])
+        try:
+            return cast(T, self._cache[key])
+        except KeyError:
+            pass
         try:
             value = compute()
         except ParseError as error:
             raise error.with_context(
                 headers=self.answer_fields(), is_request=isinstance(self, Request)
             ) from error
-        cache[key] = value
+        self._cache[key] = value
         return value
 
     def _single(self, name: str) -> str | None:
-        if self.headers.count(name) > 1:
-            raise ParseError(f"more than one {canonical_name(name)} header")
-        return self.headers.get(name)
+        return self.headers.single(name)
 
     def _required(self, name: str) -> str:
         value = self._single(name)
@@ -287,19 +286,18 @@ class Message:
         The Date header is not checked: RFC 4475 §3.1.2.12 lets an element that does not use
         Date accept a malformed one, and this core never uses it.
         """
-        for name in _SINGLE:
-            if self.headers.count(name) > 1:
+        for name in self.headers.repeated():
+            if name in _SINGLE:
                 # RFC 4475 §3.3.8 and §3.3.9: repeated single-value fields get a 400.
                 raise self._fail(f"more than one {canonical_name(name)} header")
         if not self.via:
             raise self._fail("missing Via header")
         _ = (self.from_, self.to, self.call_id, self.cseq)
-        _ = (self.max_forwards, self.expires, self.content_length, self.content_type, self.accept)
-        _ = (self.contacts, self.routes, self.record_routes)
-        _ = (self.www_authenticate, self.proxy_authenticate)
-        _ = (self.authorization, self.proxy_authorization)
-        for name in ("Require", "Proxy-Require", "Supported", "Unsupported"):
-            self.option_tags(name)
+        # The optional headers: only those present are read (an absent one has nothing to check).
+        present = self.headers.keys()
+        for key, read in _OPTIONAL_READERS:
+            if key in present:
+                read(self)
 
     # -- serialisation ------------------------------------------------------------------------
 
@@ -332,6 +330,26 @@ class Message:
 
 
 M = TypeVar("M", bound=Message)
+
+
+_OPTIONAL_READERS: tuple[tuple[str, Callable[[Message], object]], ...] = (
+    ("max-forwards", lambda m: m.max_forwards),
+    ("expires", lambda m: m.expires),
+    ("content-length", lambda m: m.content_length),
+    ("content-type", lambda m: m.content_type),
+    ("accept", lambda m: m.accept),
+    ("contact", lambda m: m.contacts),
+    ("route", lambda m: m.routes),
+    ("record-route", lambda m: m.record_routes),
+    ("www-authenticate", lambda m: m.www_authenticate),
+    ("proxy-authenticate", lambda m: m.proxy_authenticate),
+    ("authorization", lambda m: m.authorization),
+    ("proxy-authorization", lambda m: m.proxy_authorization),
+    ("require", lambda m: m.option_tags("Require")),
+    ("proxy-require", lambda m: m.option_tags("Proxy-Require")),
+    ("supported", lambda m: m.option_tags("Supported")),
+    ("unsupported", lambda m: m.option_tags("Unsupported")),
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

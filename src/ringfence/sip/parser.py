@@ -86,7 +86,7 @@ def parse_message(
     if head.count("\n") >= limits.max_header_lines:
         raise MessageTooLarge(f"more than {limits.max_header_lines} header lines")
     lines = head.split(newline)
-    fields = _header_fields(lines, limits.max_line)
+    fields = _header_fields(lines, head, limits.max_line)
     try:
         message = _build(lines[0], fields, data, body_at, stream=stream)
         if not lazy:
@@ -101,7 +101,29 @@ def parse_message(
     return message
 
 
-def _header_fields(lines: list[str], max_line: int) -> tuple[tuple[str, str], ...]:
+_NAMES = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+(?:\n[A-Za-z0-9\-.!%*_+`'~]+)*")
+
+
+def _header_fields(lines: list[str], head: str, max_line: int) -> tuple[tuple[str, str], ...]:
+    """Split header lines into (name, value) fields, unfolding continuation lines."""
+    if len(lines) < 2:
+        return ()
+    if "\n " in head or "\n\t" in head or max(map(len, lines)) > max_line:
+        return _header_fields_slow(lines, max_line)
+    # Fast path: no folded lines. Names are checked together in one pass at the end.
+    fields: list[tuple[str, str]] = []
+    append = fields.append
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise ParseError(f"header line without a colon: {line[:40]!r}")
+        append((name.rstrip(" \t"), value.strip(" \t")))
+    if _NAMES.fullmatch("\n".join([name for name, _ in fields])) is None:
+        return _header_fields_slow(lines, max_line)  # to name the bad header precisely
+    return tuple(fields)
+
+
+def _header_fields_slow(lines: list[str], max_line: int) -> tuple[tuple[str, str], ...]:
     fields: list[tuple[str, str]] = []
     name = ""
     value = ""

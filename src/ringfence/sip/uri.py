@@ -115,20 +115,21 @@ class SipUri:
     port: int | None = None
     params: Params = ()
     headers: tuple[tuple[str, str], ...] = ()
-    _key: tuple[object, ...] = field(init=False, repr=False, compare=False)
+    _key: tuple[object, ...] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self,
-            "_key",
-            (
+    def _cmp_key(self) -> tuple[object, ...]:
+        """Scheme, unescaped userinfo, canonical host and port: computed once, when compared."""
+        key = self._key
+        if key is None:
+            key = (
                 self.scheme.lower(),
                 None if self.user is None else unescape(self.user),
                 None if self.password is None else unescape(self.password),
                 canonical_host(self.host),
                 self.port,
-            ),
-        )
+            )
+            object.__setattr__(self, "_key", key)
+        return key
 
     @property
     def secure(self) -> bool:
@@ -188,7 +189,7 @@ class SipUri:
         # RFC 3261 §19.1.4 comparison rules.
         if not isinstance(other, SipUri):
             return NotImplemented
-        if self._key != other._key:
+        if self._cmp_key() != other._cmp_key():
             return False
         mine = {k.lower(): unescape(v).lower() if v else "" for k, v in self.params}
         theirs = {k.lower(): unescape(v).lower() if v else "" for k, v in other.params}
@@ -204,7 +205,7 @@ class SipUri:
         return my_headers == their_headers
 
     def __hash__(self) -> int:
-        return hash(self._key)
+        return hash(self._cmp_key())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -277,8 +278,30 @@ def parse_uri(text: str) -> Uri:
     return AbsoluteUri(scheme=scheme, opaque=rest)
 
 
+# The common case in one pass: plain user, hostname or IPv4, port, simple parameters.
+_FAST_SIP = re.compile(
+    r"(?:([A-Za-z0-9\-_.!~*'()&=+$,/]+)@)?"
+    r"([A-Za-z](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*"
+    r"|(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})"
+    r"(?::([0-9]{1,5}))?"
+    r"((?:;[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+(?:=[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+)?)*)"
+)
+
+
 def _parse_sip(scheme: str, rest: str) -> SipUri:
-    user: str | None = None
+    port: int | None
+    fast = _FAST_SIP.fullmatch(rest)
+    if fast is not None:
+        user, host, port_text, params_text = fast.groups()
+        port = None if port_text is None else int(port_text)
+        if port is None or port <= 65535:
+            params: list[tuple[str, str | None]] = []
+            if params_text:
+                for piece in params_text[1:].split(";"):
+                    name, eq, value = piece.partition("=")
+                    params.append((name, value if eq else None))
+            return SipUri(scheme=scheme, user=user, host=host, port=port, params=tuple(params))
+    user = None
     password: str | None = None
     at = rest.find("@")
     if at >= 0:
@@ -303,7 +326,7 @@ def _parse_sip(scheme: str, rest: str) -> SipUri:
         tail, headers_text = tail[:qmark], tail[qmark + 1 :]
     if tail and tail[0] != ";":
         raise ParseError(f"unexpected text after host in URI: {tail[:40]!r}")
-    port: int | None = None
+    port = None
     if port_text is not None:
         port = int(port_text)
         if port > 65535:

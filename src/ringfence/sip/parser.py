@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ringfence.errors import MessageTooLarge, ParseError
 from ringfence.sip.grammar import is_token
-from ringfence.sip.headers import Headers, header_key
+from ringfence.sip.headers import _KEYS, Headers, header_key
 from ringfence.sip.message import ANSWER_HEADERS, Request, Response
 from ringfence.sip.status import StatusCode
 
@@ -83,12 +83,13 @@ def parse_message(
         head = data[start:end].decode("utf-8")
     except UnicodeDecodeError:
         raise ParseError("header section is not valid UTF-8") from None
-    if head.count("\n") >= limits.max_header_lines:
-        raise MessageTooLarge(f"more than {limits.max_header_lines} header lines")
     lines = head.split(newline)
-    fields = _header_fields(lines, head, limits.max_line)
+    if len(lines) > limits.max_header_lines:
+        raise MessageTooLarge(f"more than {limits.max_header_lines} header lines")
+    headers = _header_fields(lines, head, limits.max_line)
+    fields = headers.fields
     try:
-        message = _build(lines[0], fields, data, body_at, stream=stream)
+        message = _build(lines[0], headers, data, body_at, stream=stream)
         if not lazy:
             message.validate()
     except ParseError as error:
@@ -104,23 +105,36 @@ def parse_message(
 _NAMES = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+(?:\n[A-Za-z0-9\-.!%*_+`'~]+)*")
 
 
-def _header_fields(lines: list[str], head: str, max_line: int) -> tuple[tuple[str, str], ...]:
+def _header_fields(lines: list[str], head: str, max_line: int) -> Headers:
     """Split header lines into (name, value) fields, unfolding continuation lines."""
     if len(lines) < 2:
-        return ()
-    if "\n " in head or "\n\t" in head or max(map(len, lines)) > max_line:
-        return _header_fields_slow(lines, max_line)
-    # Fast path: no folded lines. Names are checked together in one pass at the end.
+        return Headers()
+    if (
+        "\n " in head
+        or "\n\t" in head
+        or (len(head) > max_line and max(map(len, lines)) > max_line)
+    ):
+        return Headers(_header_fields_slow(lines, max_line))
+    # Fast path: no folded lines. Names are checked together in one pass at the end, and the
+    # lookup index is built in the same loop.
     fields: list[tuple[str, str]] = []
     append = fields.append
-    for line in lines[1:]:
+    index: dict[str, tuple[int, ...]] = {}
+    keys = _KEYS
+    for position, line in enumerate(lines[1:]):
         name, colon, value = line.partition(":")
         if not colon:
             raise ParseError(f"header line without a colon: {line[:40]!r}")
-        append((name.rstrip(" \t"), value.strip(" \t")))
+        name = name.rstrip(" \t")
+        append((name, value.strip(" \t")))
+        key = keys.get(name) or header_key(name)
+        if key in index:
+            index[key] += (position,)
+        else:
+            index[key] = (position,)
     if _NAMES.fullmatch("\n".join([name for name, _ in fields])) is None:
-        return _header_fields_slow(lines, max_line)  # to name the bad header precisely
-    return tuple(fields)
+        return Headers(_header_fields_slow(lines, max_line))  # to name the bad header precisely
+    return Headers.prebuilt(tuple(fields), index)
 
 
 def _header_fields_slow(lines: list[str], max_line: int) -> tuple[tuple[str, str], ...]:
@@ -154,14 +168,8 @@ def _header_fields_slow(lines: list[str], max_line: int) -> tuple[tuple[str, str
 
 
 def _build(
-    start_line: str,
-    fields: tuple[tuple[str, str], ...],
-    data: bytes,
-    body_at: int,
-    *,
-    stream: bool,
+    start_line: str, headers: Headers, data: bytes, body_at: int, *, stream: bool
 ) -> Request | Response:
-    headers = Headers(fields)
     lengths = headers.get_all("Content-Length")
     available = len(data) - body_at
     if len(lengths) > 1:

@@ -43,11 +43,15 @@ MAX_PARAMS = 32
 # RFC 7230 tchar, a superset of the RFC 3261 §25.1 token, so that both parse.
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _TOKEN_RE = re.compile(_TOKEN)
+# The inside of a quoted string, written as an unrolled loop, which the re engine runs fast.
+_QUOTED_BODY = r'[^"\\]*(?:\\.[^"\\]*)*'
 _TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _SCHEME_RE = re.compile(rf"({_TOKEN})[ \t]+")
 _PARAM_RE = re.compile(
-    rf'({_TOKEN})[ \t]*=[ \t]*(?:"((?:[^"\\]|\\.)*)"|({_TOKEN}))[ \t]*(?:,[ \t]*|\Z)', re.DOTALL
+    rf'({_TOKEN})[ \t]*=[ \t]*(?:"({_QUOTED_BODY})"|({_TOKEN}))[ \t]*(?:,[ \t]*|\Z)', re.DOTALL
 )
+_ONE_PARAM = rf'{_TOKEN}[ \t]*=[ \t]*(?:"{_QUOTED_BODY}"|{_TOKEN})'
+_PARAM_LIST_RE = re.compile(rf"{_ONE_PARAM}(?:[ \t]*,[ \t]*{_ONE_PARAM})*[ \t]*", re.DOTALL)
 _OPEN_QUOTE_RE = re.compile(rf'{_TOKEN}[ \t]*=[ \t]*"(?:[^"\\]|\\.)*\\?\Z', re.DOTALL)
 _UNESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
 _FOLD_RE = re.compile(r"[ \t]*\r\n[ \t]+")
@@ -151,6 +155,19 @@ def _parse_auth(value: str, what: str) -> tuple[str, tuple[tuple[str, str], ...]
     scheme, pos = scheme_match.group(1), scheme_match.end()
     if scheme.lower() != "digest" and _TOKEN68_RE.fullmatch(text, pos):
         return scheme, (), text[pos:]  # RFC 7235 §2.1 token68, as Basic and Bearer send
+    if _PARAM_LIST_RE.fullmatch(text, pos):
+        # Fast path: the whole list is well formed; one pass extracts every parameter.
+        found = _PARAM_RE.findall(text, pos)
+        names = {name.lower() for name, _, _ in found}
+        if len(names) == len(found) and len(found) <= MAX_PARAMS:
+            return (
+                scheme,
+                tuple(
+                    (name, token if not quoted and token else _unescape(quoted))
+                    for name, quoted, token in found
+                ),
+                None,
+            )
     params: list[tuple[str, str]] = []
     seen: set[str] = set()
     while pos < len(text):
@@ -172,6 +189,10 @@ def _parse_auth(value: str, what: str) -> tuple[str, tuple[tuple[str, str], ...]
         if pos == len(text) and match.group().rstrip(" \t").endswith(","):
             raise ParseError(f"{what} ends with a comma")
     return scheme, tuple(params), None
+
+
+def _unescape(quoted: str) -> str:
+    return _UNESCAPE_RE.sub(r"\1", quoted) if "\\" in quoted else quoted
 
 
 def _require_token(text: str) -> str:

@@ -124,6 +124,16 @@ class Headers:
             else:
                 index[key] = (position,)
 
+    @classmethod
+    def prebuilt(
+        cls, fields: tuple[tuple[str, str], ...], index: dict[str, tuple[int, ...]]
+    ) -> Headers:
+        """Wrap fields whose lookup index the parser already built (keys from header_key)."""
+        headers = object.__new__(cls)
+        object.__setattr__(headers, "fields", fields)
+        object.__setattr__(headers, "_index", index)
+        return headers
+
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.fields)
 

@@ -76,6 +76,9 @@ _MAX_FORWARDS_LIMIT = 255  # RFC 3261 §20.22 allows 0-255
 _DELTA_SECONDS_LIMIT = 2**32 - 1  # RFC 3261 §20.19
 
 
+_MISSING = object()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
     """What requests and responses share: header fields, body and the typed accessors."""
@@ -90,10 +93,9 @@ class Message:
     # -- plumbing -------------------------------------------------------------------------
 
     def _memo(self, key: str, compute: Callable[[], T]) -> T:
-        try:
-            return cast(T, self._cache[key])
-        except KeyError:
-            pass
+        cached = self._cache.get(key, _MISSING)
+        if cached is not _MISSING:
+            return cast(T, cached)
         try:
             value = compute()
         except ParseError as error:

@@ -17,10 +17,10 @@ from ringfence.sip.headers import NameAddr, Via
 from ringfence.sip.inspect import Refusal
 from ringfence.sip.message import Request, Response, make_response
 from ringfence.sip.status import StatusCode
+from ringfence.sip.transaction import MAGIC_COOKIE
 from ringfence.sip.uri import SipUri, TelUri, Uri, canonical_host
 
 __all__ = [
-    "MAGIC_COOKIE",
     "BranchOutcome",
     "ForwardedRequest",
     "ProxyIdentity",
@@ -35,9 +35,6 @@ __all__ = [
     "validate_request",
 ]
 
-#: RFC 3261 §8.1.1.7: "The branch ID inserted by an element compliant with this specification
-#: MUST always begin with the characters 'z9hG4bK'."
-MAGIC_COOKIE = "z9hG4bK"
 DEFAULT_MAX_FORWARDS = 70
 
 

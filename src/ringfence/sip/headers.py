@@ -1,8 +1,7 @@
-"""Header fields: the raw container and the typed values read from it.
+"""The typed values read from header fields: Via, name-addr, CSeq, Call-ID, media types.
 
-A message keeps its header fields raw, in wire order and original casing
-(:class:`Headers`). The typed values below (:class:`Via`, :class:`NameAddr`, :class:`CSeq`,
-:class:`MediaType`) are parsed only when someone asks for them, by the accessors on
+A message keeps its header fields raw (:class:`ringfence.sip.fields.Headers`, re-exported here);
+these values are parsed only when someone asks for them, by the accessors on
 :class:`ringfence.sip.message.Message`.
 """
 
@@ -10,10 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from ringfence.errors import ParseError
+from ringfence.sip.fields import Headers, canonical_name, header_key
 from ringfence.sip.grammar import (
     Params,
     format_params,
@@ -23,10 +22,9 @@ from ringfence.sip.grammar import (
     parse_params,
     quote,
     quoted_end,
-    split_commas,
     unquote,
 )
-from ringfence.sip.uri import SipUri, Uri, _check_host, parse_uri
+from ringfence.sip.uri import Uri, _check_host, parse_uri
 
 __all__ = [
     "CSeq",
@@ -43,195 +41,6 @@ __all__ = [
     "parse_uint",
     "parse_via",
 ]
-
-# RFC 3261 §7.3.3 and the IANA registry: compact forms map to the same header.
-_COMPACT = {
-    "a": "accept-contact",
-    "b": "referred-by",
-    "c": "content-type",
-    "d": "request-disposition",
-    "e": "content-encoding",
-    "f": "from",
-    "i": "call-id",
-    "j": "reject-contact",
-    "k": "supported",
-    "l": "content-length",
-    "m": "contact",
-    "n": "identity-info",
-    "o": "event",
-    "r": "refer-to",
-    "s": "subject",
-    "t": "to",
-    "u": "allow-events",
-    "v": "via",
-    "x": "session-expires",
-    "y": "identity",
-}
-
-_CANONICAL = {
-    "call-id": "Call-ID",
-    "cseq": "CSeq",
-    "www-authenticate": "WWW-Authenticate",
-    "mime-version": "MIME-Version",
-    "rack": "RAck",
-    "rseq": "RSeq",
-    "sip-etag": "SIP-ETag",
-    "sip-if-match": "SIP-If-Match",
-    "p-asserted-identity": "P-Asserted-Identity",
-}
-
-
-_KEYS: dict[str, str] = {}  # name as written -> key; bounded, since names come off the wire
-_KEYS_LIMIT = 4096
-
-
-def header_key(name: str) -> str:
-    """The lookup key of a header name: lower case, compact form expanded."""
-    key = _KEYS.get(name)
-    if key is None:
-        lowered = name.lower()
-        key = _COMPACT.get(lowered, lowered)
-        if len(_KEYS) < _KEYS_LIMIT:
-            _KEYS[name] = key
-    return key
-
-
-def canonical_name(name: str) -> str:
-    """The conventional spelling of a header name (``call-id`` -> ``Call-ID``)."""
-    key = header_key(name)
-    return _CANONICAL.get(key) or "-".join(part.capitalize() for part in key.split("-"))
-
-
-@dataclass(frozen=True, slots=True)
-class Headers:
-    """Header fields in wire order. Lookup is case-insensitive and knows compact forms.
-
-    The container is immutable: the ``with_*`` methods return a new one.
-    """
-
-    fields: tuple[tuple[str, str], ...] = ()
-    _index: dict[str, tuple[int, ...]] = field(
-        init=False, repr=False, compare=False, hash=False, default_factory=dict
-    )
-
-    def __post_init__(self) -> None:
-        index = self._index
-        keys = _KEYS
-        for position, (name, _) in enumerate(self.fields):
-            key = keys.get(name) or header_key(name)
-            if key in index:
-                index[key] += (position,)
-            else:
-                index[key] = (position,)
-
-    @classmethod
-    def prebuilt(
-        cls, fields: tuple[tuple[str, str], ...], index: dict[str, tuple[int, ...]]
-    ) -> Headers:
-        """Wrap fields whose lookup index the parser already built (keys from header_key)."""
-        headers = object.__new__(cls)
-        object.__setattr__(headers, "fields", fields)
-        object.__setattr__(headers, "_index", index)
-        return headers
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self.fields)
-
-    def __len__(self) -> int:
-        return len(self.fields)
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and header_key(name) in self._index
-
-    def get(self, name: str) -> str | None:
-        """Value of the first field called ``name``, or ``None``."""
-        positions = self._index.get(header_key(name))
-        return None if positions is None else self.fields[positions[0]][1]
-
-    def get_all(self, name: str) -> tuple[str, ...]:
-        """Values of every field called ``name``, one per header line."""
-        positions = self._index.get(header_key(name))
-        if positions is None:
-            return ()
-        fields = self.fields
-        return tuple([fields[i][1] for i in positions])
-
-    def keys(self) -> frozenset[str]:
-        """Lookup keys (lower case, compact forms expanded) of the headers present."""
-        return frozenset(self._index)
-
-    def single(self, name: str) -> str | None:
-        """Value of a header that may appear once; ParseError when it is repeated."""
-        positions = self._index.get(header_key(name))
-        if positions is None:
-            return None
-        if len(positions) > 1:
-            raise ParseError(f"more than one {canonical_name(name)} header")
-        return self.fields[positions[0]][1]
-
-    def repeated(self) -> tuple[str, ...]:
-        """Keys of the headers that appear on more than one line."""
-        return tuple(key for key, positions in self._index.items() if len(positions) > 1)
-
-    def count(self, name: str) -> int:
-        return len(self._index.get(header_key(name), ()))
-
-    def elements(self, name: str) -> tuple[str, ...]:
-        """Comma-separated elements of every field called ``name`` (RFC 3261 §7.3.1)."""
-        values = self.get_all(name)
-        if not values:
-            return ()
-        out: list[str] = []
-        for value in values:
-            out.extend(split_commas(value))
-        return tuple(out)
-
-    def names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.fields)
-
-    def with_added(self, name: str, value: str, *, first: bool = False) -> Headers:
-        """Add a field, before the first field of the same name when ``first`` is set."""
-        if first:
-            positions = self._index.get(header_key(name))
-            at = positions[0] if positions else len(self.fields)
-            return Headers((*self.fields[:at], (name, value), *self.fields[at:]))
-        return Headers((*self.fields, (name, value)))
-
-    def without(self, name: str) -> Headers:
-        """Remove every field called ``name``."""
-        key = header_key(name)
-        return Headers(tuple(f for f in self.fields if header_key(f[0]) != key))
-
-    def with_value(self, name: str, value: str) -> Headers:
-        """Set ``name`` to one field holding ``value``, in place of the first one if present."""
-        key = header_key(name)
-        out: list[tuple[str, str]] = []
-        placed = False
-        for field_name, field_value in self.fields:
-            if header_key(field_name) == key:
-                if not placed:
-                    out.append((field_name, value))
-                    placed = True
-                continue
-            out.append((field_name, field_value))
-        if not placed:
-            out.append((name, value))
-        return Headers(tuple(out))
-
-    def without_first_element(self, name: str) -> Headers:
-        """Remove the first comma-separated element of ``name`` (popping a Via or Route)."""
-        positions = self._index.get(header_key(name))
-        if not positions:
-            return self
-        at = positions[0]
-        field_name, value = self.fields[at]
-        parts = list(split_commas(value))
-        if len(parts) <= 1:
-            return Headers(self.fields[:at] + self.fields[at + 1 :])
-        return Headers(
-            (*self.fields[:at], (field_name, ", ".join(parts[1:])), *self.fields[at + 1 :])
-        )
-
 
 # --- Via ----------------------------------------------------------------------------------
 
@@ -521,8 +330,3 @@ def parse_media_type(text: str) -> MediaType:
     return MediaType(
         type=match.group(1), subtype=match.group(2), params=parse_params(text[match.end() :])
     )
-
-
-def sip_uri_of(address: NameAddr) -> SipUri | None:
-    """The SIP or SIPS URI of an address, or ``None`` for tel: and other schemes."""
-    return address.uri if isinstance(address.uri, SipUri) else None

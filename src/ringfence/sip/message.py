@@ -442,7 +442,8 @@ def make_response(
         elif key == "timestamp" and status == StatusCode.TRYING:
             # RFC 3261 §8.2.6.1: a 100 copies the Timestamp header of the request.
             fields.append((name, value))
-    fields.extend(extra)
+    # The body decides Content-Length, whatever ``extra`` says.
+    fields.extend((n, v) for n, v in extra if header_key(n) != "content-length")
     fields.append(("Content-Length", str(len(body))))
     return Response(
         status=int(status),

@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 
 from ringfence.errors import MessageTooLarge, ParseError
+from ringfence.sip.fields import _KEYS, Headers, header_key
 from ringfence.sip.grammar import is_token
-from ringfence.sip.headers import _KEYS, Headers, header_key
 from ringfence.sip.message import ANSWER_HEADERS, Request, Response
 from ringfence.sip.status import StatusCode
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ringfence.errors import ParseError
-from ringfence.sip.grammar import split_commas
+from ringfence.sip.grammar import is_token, split_commas
 
 __all__ = ["Headers", "canonical_name", "header_key"]
 
@@ -51,7 +51,8 @@ _CANONICAL = {
 }
 
 
-_KEYS: dict[str, str] = {}  # name as written -> key; bounded, since names come off the wire
+#: Header name as written -> key. Bounded, since names come off the wire; holds valid names only.
+_KEYS: dict[str, str] = {}
 _KEYS_LIMIT = 4096
 
 
@@ -61,7 +62,8 @@ def header_key(name: str) -> str:
     if key is None:
         lowered = name.lower()
         key = _COMPACT.get(lowered, lowered)
-        if len(_KEYS) < _KEYS_LIMIT:
+        # Only valid names are remembered: the parser trusts a name found here as a token.
+        if len(_KEYS) < _KEYS_LIMIT and is_token(name):
             _KEYS[name] = key
     return key
 
@@ -80,28 +82,34 @@ class Headers:
     """
 
     fields: tuple[tuple[str, str], ...] = ()
-    _index: dict[str, tuple[int, ...]] = field(
-        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    _lookup: dict[str, tuple[int, ...]] | None = field(
+        init=False, repr=False, compare=False, hash=False, default=None
     )
 
-    def __post_init__(self) -> None:
-        index = self._index
-        keys = _KEYS
-        for position, (name, _) in enumerate(self.fields):
-            key = keys.get(name) or header_key(name)
-            if key in index:
-                index[key] += (position,)
-            else:
-                index[key] = (position,)
+    @property
+    def _index(self) -> dict[str, tuple[int, ...]]:
+        """Positions of each header by key, built on first use (a transaction layer that reads
+        only Via, Call-ID and CSeq never pays for it)."""
+        index = self._lookup
+        if index is None:
+            index = {}
+            keys = _KEYS
+            for position, (name, _) in enumerate(self.fields):
+                key = keys.get(name) or header_key(name)
+                if key in index:
+                    index[key] += (position,)
+                else:
+                    index[key] = (position,)
+            object.__setattr__(self, "_lookup", index)
+        return index
 
     @classmethod
     def prebuilt(
         cls, fields: tuple[tuple[str, str], ...], index: dict[str, tuple[int, ...]]
     ) -> Headers:
-        """Wrap fields whose lookup index the parser already built (keys from header_key)."""
-        headers = object.__new__(cls)
-        object.__setattr__(headers, "fields", fields)
-        object.__setattr__(headers, "_index", index)
+        """Wrap fields whose lookup index the parser built while splitting them."""
+        headers = cls(fields)
+        object.__setattr__(headers, "_lookup", index)
         return headers
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
@@ -115,7 +123,15 @@ class Headers:
 
     def get(self, name: str) -> str | None:
         """Value of the first field called ``name``, or ``None``."""
-        positions = self._index.get(header_key(name))
+        lookup = self._lookup
+        key = _KEYS.get(name) or header_key(name)
+        if lookup is None:
+            keys = _KEYS
+            for field_name, value in self.fields:
+                if (keys.get(field_name) or header_key(field_name)) == key:
+                    return value
+            return None
+        positions = lookup.get(key)
         return None if positions is None else self.fields[positions[0]][1]
 
     def get_all(self, name: str) -> tuple[str, ...]:

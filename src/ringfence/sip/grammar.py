@@ -134,6 +134,14 @@ def split_commas(text: str) -> Iterator[str]:
             raise ParseError("empty header value")
         yield stripped
         return
+    if '"' not in text and "<" not in text:
+        # Fast path: nothing can hide a comma, so a plain split is exact.
+        for part in text.split(","):
+            part = part.strip(_LWS)  # noqa: PLW2901
+            if not part:
+                raise ParseError("empty element in a comma-separated header value")
+            yield part
+        return
     start = 0
     while True:
         comma = find_unquoted(text, ",", start)

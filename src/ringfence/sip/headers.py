@@ -24,7 +24,7 @@ from ringfence.sip.grammar import (
     quoted_end,
     unquote,
 )
-from ringfence.sip.uri import Uri, _check_host, parse_uri
+from ringfence.sip.uri import _IPV4, Uri, _check_host, parse_uri
 
 __all__ = [
     "CSeq",
@@ -100,8 +100,30 @@ class Via:
         )
 
 
+# The usual form in one pass: SIP/2.0/UDP, an IPv4 address or a name, a port, plain params.
+_VIA_FAST = re.compile(
+    r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9][A-Za-z0-9\-.]*)(?::([0-9]{1,5}))?"
+    r"((?:;(?:branch|rport|received|alias|[A-Za-z0-9\-.!%*_+`'~]+)(?:=[A-Za-z0-9\-.!%*_+`'~]+)?)*)"
+)
+
+
 def parse_via(text: str) -> Via:
     """Parse one Via element (already split from its neighbours)."""
+    fast = _VIA_FAST.fullmatch(text)
+    if fast is not None:
+        transport, host, port_text, params_text = fast.groups()
+        if host[-1] != "." and (not host[0].isdigit() or _IPV4.fullmatch(host)):
+            params = (
+                tuple(
+                    (name, value if eq else None)
+                    for name, eq, value in (p.partition("=") for p in params_text[1:].split(";"))
+                )
+                if params_text
+                else ()
+            )
+            port = None if port_text is None else int(port_text)
+            if (port is None or port <= 65535) and _via_params_fault(params) is None:
+                return Via(transport=transport.upper(), host=host, port=port, params=params)
     match = _VIA.match(text)
     if match is None:
         raise ParseError(f"bad Via: {text[:60]!r}")
@@ -113,24 +135,9 @@ def parse_via(text: str) -> Via:
         if port > 65535:
             raise ParseError("Via port out of range")
     params = parse_params(text[match.end() :])
-    for name, value in params:
-        lowered = name.lower()
-        if lowered == "received" and value is not None:
-            address = value[1:-1] if value.startswith("[") and value.endswith("]") else value
-            try:
-                ipaddress.ip_address(address)
-            except ValueError:
-                raise ParseError(f"Via received is not an IP address: {value!r}") from None
-        elif (
-            lowered == "rport"
-            and value is not None
-            and not (value.isdigit() and int(value) <= 65535)
-        ):
-            raise ParseError("Via rport is not a port number")
-        elif lowered == "ttl" and not (value and value.isdigit() and int(value) <= 255):
-            raise ParseError("Via ttl is not 0-255")
-        elif lowered == "branch" and not value:
-            raise ParseError("empty Via branch")
+    fault = _via_params_fault(params)
+    if fault is not None:
+        raise ParseError(fault)
     return Via(
         protocol=protocol,
         version=version,
@@ -139,6 +146,29 @@ def parse_via(text: str) -> Via:
         port=port,
         params=params,
     )
+
+
+def _via_params_fault(params: Params) -> str | None:
+    """What is wrong with the parameters of a Via, or ``None``."""
+    for name, value in params:
+        lowered = name.lower()
+        if lowered == "received" and value is not None:
+            address = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                return f"Via received is not an IP address: {value[:60]!r}"
+        elif lowered == "rport" and value is not None and not _is_number(value, 65535):
+            return "Via rport is not a port number"
+        elif lowered == "ttl" and not (value and _is_number(value, 255)):
+            return "Via ttl is not 0-255"
+        elif lowered == "branch" and not value:
+            return "empty Via branch"
+    return None
+
+
+def _is_number(text: str, limit: int) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= limit
 
 
 # --- name-addr / addr-spec ------------------------------------------------------------------

@@ -106,7 +106,9 @@ class Message:
         return value
 
     def _single(self, name: str) -> str | None:
-        return self.headers.single(name)
+        # The first field; a repeated single-value header is refused by validate() (a full
+        # parse), which checks them all at once, so the lazy path does not pay for it here.
+        return self.headers.get(name)
 
     def _required(self, name: str) -> str:
         value = self._single(name)

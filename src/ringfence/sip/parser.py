@@ -72,18 +72,25 @@ def parse_message(
     end = data.find(b"\r\n\r\n", start)
     newline = "\r\n"
     body_at = end + 4
-    if end < 0:
-        # Interop: some embedded stacks end lines with a bare LF.
-        end = data.find(b"\n\n", start)
-        if end < 0 or b"\r\n" in data[start:end]:
-            raise ParseError("no blank line ends the header section")
-        newline = "\n"
-        body_at = end + 2
+    lf_end = data.find(b"\n\n", start, None if end < 0 else end)
+    if lf_end >= 0:
+        # Interop: some embedded stacks end lines with a bare LF. The earlier blank line ends
+        # the header section, so a CRLF CRLF inside a body (multipart) does not confuse it.
+        if b"\r\n" in data[start:lf_end]:
+            raise ParseError("mixed CRLF and bare LF line ends in the header section")
+        end, newline, body_at = lf_end, "\n", lf_end + 2
+    elif end < 0:
+        raise ParseError("no blank line ends the header section")
     try:
         head = data[start:end].decode("utf-8")
     except UnicodeDecodeError:
         raise ParseError("header section is not valid UTF-8") from None
     lines = head.split(newline)
+    joined = "".join(lines)
+    if "\r" in joined or "\n" in joined:
+        # A bare CR or LF inside a line would be read as a line end by some next hop, which
+        # lets a sender smuggle in header fields (a Via, say) that we never parsed.
+        raise ParseError("bare CR or LF inside a header line")
     if len(lines) > limits.max_header_lines:
         raise MessageTooLarge(f"more than {limits.max_header_lines} header lines")
     headers = _header_fields(lines, head, limits.max_line)
@@ -102,9 +109,6 @@ def parse_message(
     return message
 
 
-_NAMES = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+(?:\n[A-Za-z0-9\-.!%*_+`'~]+)*")
-
-
 def _header_fields(lines: list[str], head: str, max_line: int) -> Headers:
     """Split header lines into (name, value) fields, unfolding continuation lines."""
     if len(lines) < 2:
@@ -115,25 +119,27 @@ def _header_fields(lines: list[str], head: str, max_line: int) -> Headers:
         or (len(head) > max_line and max(map(len, lines)) > max_line)
     ):
         return Headers(_header_fields_slow(lines, max_line))
-    # Fast path: no folded lines. Names are checked together in one pass at the end, and the
-    # lookup index is built in the same loop.
+    # Fast path: no folded lines. One loop splits the fields and builds the lookup index; a
+    # name found in the key cache is known to be a token already.
     fields: list[tuple[str, str]] = []
     append = fields.append
     index: dict[str, tuple[int, ...]] = {}
-    keys = _KEYS
+    known = _KEYS
     for position, line in enumerate(lines[1:]):
         name, colon, value = line.partition(":")
         if not colon:
-            raise ParseError(f"header line without a colon: {line[:40]!r}")
+            return Headers(_header_fields_slow(lines, max_line))  # to name the fault precisely
         name = name.rstrip(" \t")
+        key = known.get(name)
+        if key is None:
+            if not is_token(name):
+                return Headers(_header_fields_slow(lines, max_line))
+            key = header_key(name)
         append((name, value.strip(" \t")))
-        key = keys.get(name) or header_key(name)
         if key in index:
             index[key] += (position,)
         else:
             index[key] = (position,)
-    if _NAMES.fullmatch("\n".join([name for name, _ in fields])) is None:
-        return Headers(_header_fields_slow(lines, max_line))  # to name the bad header precisely
     return Headers.prebuilt(tuple(fields), index)
 
 
@@ -149,7 +155,8 @@ def _header_fields_slow(lines: list[str], max_line: int) -> tuple[tuple[str, str
             if not name:
                 raise ParseError("continuation line before the first header")
             continued = line.strip(" \t")
-            value = f"{value} {continued}" if value else continued
+            if continued:
+                value = f"{value} {continued}" if value else continued
             if len(value) > max_line:
                 raise MessageTooLarge(f"a header field is over {max_line} characters")
             continue
@@ -170,12 +177,11 @@ def _header_fields_slow(lines: list[str], max_line: int) -> tuple[tuple[str, str
 def _build(
     start_line: str, headers: Headers, data: bytes, body_at: int, *, stream: bool
 ) -> Request | Response:
-    lengths = headers.get_all("Content-Length")
+    # The first Content-Length frames the datagram; a second one is refused by validate() (a
+    # full parse, RFC 4475 §3.3.9), so the lazy path does not build the header index here.
+    text = headers.get("Content-Length")
     available = len(data) - body_at
-    if len(lengths) > 1:
-        raise ParseError("more than one Content-Length header")
-    if lengths:
-        text = lengths[0]
+    if text is not None:
         if not text.isdigit() or not text.isascii() or len(text) > 10:
             raise ParseError(f"bad Content-Length {text[:20]!r}")
         length = int(text)
@@ -270,7 +276,9 @@ class KeepAlive:
     """A double-CRLF ping (RFC 5626 §3.5.1); the transport answers with a single CRLF pong."""
 
 
-_CONTENT_LENGTH = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$")
+# The value is taken greedily and stripped afterwards: a lazy value followed by optional
+# whitespace backtracks quadratically on a long run of spaces.
+_CONTENT_LENGTH = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:([^\r\n]*)\r?$")
 
 
 class StreamFramer:
@@ -284,6 +292,8 @@ class StreamFramer:
     def __init__(self, *, limits: Limits = DEFAULT_LIMITS) -> None:
         self._buffer = bytearray()
         self._limit = limits.max_stream_message
+        self._scan_from = 0  # where the search for the end of the header section resumes
+        self._expected: int | None = None  # size of the message being collected, once known
 
     @property
     def buffered(self) -> int:
@@ -304,21 +314,29 @@ class StreamFramer:
                     break  # might be the start of a ping
                 del buffer[:2]
                 continue
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buffer) > self._limit:
-                    raise MessageTooLarge("header section over the stream message limit")
-                break
-            length = self._content_length(bytes(buffer[:end]))
-            total = end + 4 + length
-            if total > self._limit:
-                raise MessageTooLarge(
-                    f"message of {total} bytes is over the {self._limit}-byte limit"
-                )
+            total = self._expected
+            if total is None:
+                # Resume the search where the last one stopped: bytes fed one at a time cost
+                # linear time, not quadratic.
+                end = buffer.find(b"\r\n\r\n", self._scan_from)
+                if end < 0:
+                    if len(buffer) > self._limit:
+                        raise MessageTooLarge("header section over the stream message limit")
+                    self._scan_from = max(0, len(buffer) - 3)
+                    break
+                length = self._content_length(bytes(buffer[:end]))
+                total = end + 4 + length
+                if total > self._limit:
+                    raise MessageTooLarge(
+                        f"message of {total} bytes is over the {self._limit}-byte limit"
+                    )
+                self._expected = total
             if len(buffer) < total:
                 break
             out.append(Frame(bytes(buffer[:total])))
             del buffer[:total]
+            self._expected = None
+            self._scan_from = 0
         return out
 
     @staticmethod
@@ -327,7 +345,7 @@ class StreamFramer:
         if not found:
             # RFC 3261 §20.14: on a stream transport, "the header field MUST be used".
             raise ParseError("Content-Length is required on a stream transport")
-        values = {v.strip() for v in found}
+        values = {v.strip(b" \t\r") for v in found}
         if len(values) > 1:
             raise ParseError("conflicting Content-Length headers")
         text = values.pop()

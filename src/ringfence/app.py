@@ -1,20 +1,56 @@
 """The composition root: the only module that knows every package and the real world.
 
-The SIP core takes its clock, randomness and identifiers as arguments. Here they are bound to
-the system clock and the operating system's random source. Nothing else imports this module
-except the entry points (``cli.py``) and the tests.
+The SIP core takes its clock, randomness and identifiers as arguments; here they are bound to the
+system clock and the operating system's random source. :func:`run_service` builds the running
+phone service from :class:`ringfence.config.Settings`. Nothing else imports this module except
+the entry points (``cli.py``) and the tests.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import secrets
+import signal
+import socket
+import ssl
+import sys
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
+import structlog
+from prometheus_client import start_http_server
+
+from ringfence.accounts import Directory, Tenant
+from ringfence.config import Settings
+from ringfence.pbx.auth import Authenticator
+from ringfence.pbx.engine import SipService
+from ringfence.pbx.location import LocationStore
+from ringfence.pbx.metrics import Metrics
+from ringfence.pbx.registrar import RegistrarService, from_stored
+from ringfence.pbx.router import Router
 from ringfence.sip.digest import DigestVerifier
 from ringfence.sip.nonce import NonceFactory, ReplayTracker
+from ringfence.sip.proxy import ProxyIdentity
+from ringfence.sip.registrar import RegistrarSettings
+from ringfence.sip.transaction import TransactionLayer
+from ringfence.sip.uri import SipUri, canonical_host
+from ringfence.store import CallRecord, Store, StoredBinding
+from ringfence.transport.network import Listen, Network
 
-__all__ = ["SystemSources", "build_digest_verifier"]
+__all__ = [
+    "RunningService",
+    "SystemSources",
+    "build_digest_verifier",
+    "run_service",
+    "start_service",
+]
+
+log = structlog.get_logger("ringfence.app")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +75,244 @@ def build_digest_verifier(
     """A digest verifier whose nonces are signed with ``secret`` and salted from the OS."""
     factory = NonceFactory(secret, lifetime=lifetime, random_bytes=sources.random_bytes)
     return DigestVerifier(nonces=factory, replay=ReplayTracker(lifetime=lifetime))
+
+
+class ThreadedPersistence:
+    """Runs store writes on one worker thread, so the event loop never waits on the disk."""
+
+    def __init__(self, store: Store, executor: ThreadPoolExecutor) -> None:
+        self._store = store
+        self._executor = executor
+
+    async def replace_bindings(
+        self, tenant: Tenant, ext: str, bindings: tuple[StoredBinding, ...]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self._executor, self._store.replace_bindings, tenant.id, ext, list(bindings)
+        )
+
+    async def add_call_record(self, record: CallRecord) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._store.add_call_record, record)
+
+    async def call(self, function: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+
+def configure_logging(log_format: str) -> None:
+    """structlog to stderr: console lines for people, JSON lines for machines."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def _advertised_host(bind_host: str) -> str:
+    """The address to put in Via and Record-Route: the bind address, or for a wildcard bind the
+    address the host would use to reach the outside (found without sending anything)."""
+    if bind_host not in ("0.0.0.0", "::", ""):  # noqa: S104 - comparing, not binding
+        return bind_host
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent on a UDP connect
+        return str(probe.getsockname()[0])
+    return "127.0.0.1"
+
+
+@dataclass
+class RunningService:
+    """Handles to a started service, for :func:`run_service` and the tests."""
+
+    network: Network
+    service: SipService
+    store: Store
+    metrics: Metrics
+    stop: asyncio.Event
+    advertised: dict[str, tuple[str, int]]
+    tasks: set[asyncio.Task[None]]
+    executor: ThreadPoolExecutor
+
+    async def close(self) -> None:
+        self.stop.set()
+        await self.network.close()
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.executor.shutdown(wait=True)
+        self.store.close()
+
+
+async def start_service(settings: Settings) -> RunningService:
+    """Build everything from settings and start listening. The caller owns the result."""
+    sources = SystemSources()
+    loop = asyncio.get_running_loop()
+    store = Store.open(settings.db_url)
+    store.migrate()
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ringfence-store")
+    persistence = ThreadedPersistence(store, executor)
+    directory_box: list[Directory] = [store.load_directory()]
+    secret = settings.secret_path.read_bytes()
+    verifier = build_digest_verifier(secret, sources)
+    location = LocationStore()
+    for stored in store.load_bindings():
+        if stored.expires_at > sources.now():
+            tenant_regs = location.lookup(stored.tenant_id, stored.ext, sources.now())
+            location.replace(stored.tenant_id, stored.ext, (*tenant_regs, from_stored(stored)))
+    metrics = Metrics()
+    metrics.registrations.set(location.count(sources.now()))
+
+    listens = [
+        Listen(transport="UDP", host=settings.sip.host, port=settings.sip.port),
+        Listen(transport="TCP", host=settings.sip.host, port=settings.sip.port),
+    ]
+    tls_server: ssl.SSLContext | None = None
+    if settings.sips is not None:
+        tls_server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls_server.load_cert_chain(settings.tls_cert_path, settings.tls_key_path)
+        listens.append(Listen(transport="TLS", host=settings.sips.host, port=settings.sips.port))
+    # Outgoing TLS goes to phones (whose certificates nobody can verify) or to trunks; trunk
+    # certificate verification arrives with the trunk settings of a later issue.
+    tls_client = ssl.create_default_context()
+    tls_client.check_hostname = False
+    tls_client.verify_mode = ssl.CERT_NONE
+
+    tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(coroutine: Coroutine[Any, Any, None]) -> None:
+        task = loop.create_task(coroutine)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    holder: list[SipService] = []
+    network = Network(
+        lambda data, peer: holder[0].receive(data, peer),  # noqa: PLW0108 - bound later
+        tls_context=tls_server,
+        client_tls_context=tls_client,
+    )
+    await network.start(listens)
+    host = _advertised_host(settings.sip.host)
+    advertised = {spec.transport: (host, spec.port) for spec in network.bound}
+    addresses = frozenset((canonical_host(h), p) for h, p in advertised.values())
+    identity = ProxyIdentity(
+        addresses=addresses,
+        record_route=SipUri(host=host, port=advertised["UDP"][1], params=(("lr", None),)),
+    )
+    router = Router(
+        directory=lambda: directory_box[0],
+        location=location,
+        authenticator=Authenticator(verifier),
+        wall_clock=sources.now,
+        local_hosts=frozenset({host, settings.sip.host, "localhost", "127.0.0.1"}),
+    )
+    registrar = RegistrarService(
+        location,
+        RegistrarSettings(
+            min_expires=settings.min_expires,
+            max_expires=settings.max_expires,
+            default_expires=settings.default_expires,
+        ),
+    )
+    service = SipService(
+        layer=TransactionLayer(),
+        wire=network,
+        router=router,
+        registrar=registrar,
+        location=location,
+        persistence=persistence,
+        identity=identity,
+        advertised=advertised,
+        token=sources.token,
+        monotonic=loop.time,
+        wall_clock=sources.now,
+        metrics=metrics,
+        spawn=spawn,
+    )
+    holder.append(service)
+    timer: list[asyncio.TimerHandle | None] = [None]
+
+    def arm(deadline: float | None) -> None:
+        if timer[0] is not None:
+            timer[0].cancel()
+            timer[0] = None
+        if deadline is not None:
+            timer[0] = loop.call_at(max(deadline, loop.time()), service.tick)
+
+    service.set_deadline_callback(arm)
+    stop = asyncio.Event()
+
+    async def reload_directory() -> None:
+        # Admin changes come from other processes (the CLI); one cheap query tells of them.
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            try:
+                revision = await persistence.call(store.revision)
+                if revision != directory_box[0].revision:
+                    directory_box[0] = await persistence.call(store.load_directory)
+                    log.info("directory_reloaded", revision=revision)
+            except Exception as error:
+                log.error("directory_reload_failed", error=str(error))
+
+    async def prune() -> None:
+        while not stop.is_set():
+            await asyncio.sleep(30.0)
+            location.prune(sources.now())
+            metrics.registrations.set(location.count(sources.now()))
+            with contextlib.suppress(Exception):
+                await persistence.call(store.delete_expired_bindings, sources.now())
+
+    spawn(reload_directory())
+    spawn(prune())
+    log.info(
+        "listening",
+        listen=[f"{s.transport}:{s.host}:{s.port}" for s in network.bound],
+        advertised=host,
+        tenants=len(directory_box[0].tenants()),
+    )
+    return RunningService(
+        network=network,
+        service=service,
+        store=store,
+        metrics=metrics,
+        stop=stop,
+        advertised=advertised,
+        tasks=tasks,
+        executor=executor,
+    )
+
+
+def run_service(settings: Settings) -> None:
+    """``ringfence serve``: run until SIGTERM or SIGINT, then stop cleanly."""
+    configure_logging(settings.log_format)
+    asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    running = await start_service(settings)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, running.stop.set)
+    metrics_server = None
+    if settings.metrics is not None:
+        metrics_server, _ = start_http_server(
+            settings.metrics.port, addr=settings.metrics.host, registry=running.metrics.registry
+        )
+    try:
+        await running.stop.wait()
+    finally:
+        log.info("stopping")
+        if metrics_server is not None:
+            metrics_server.shutdown()
+        await running.close()
+        log.info("stopped")

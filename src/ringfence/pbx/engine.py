@@ -1,0 +1,660 @@
+"""The phone service as the SIP transaction user: it runs the core and performs its effects.
+
+Bytes come in from :mod:`ringfence.transport`, are parsed, and go through the transaction layer.
+What the layer delivers is handled here: REGISTER by the registrar, new INVITE and MESSAGE by the
+router and then proxied (RFC 3261 §16, forking and record-routing), CANCEL and in-dialog
+requests along their dialog, responses through each request's response context.
+
+The event loop never waits on the database in the call path: bindings and call records are
+committed by a worker thread (:class:`Persistence`), and only the answer that depends on the
+commit (the 200 to a REGISTER, the final response to a BYE) waits for it, without blocking
+anything else.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import structlog
+
+from ringfence.accounts import Tenant
+from ringfence.errors import ParseError, TransactionError
+from ringfence.pbx.calls import CallState, CallTracker
+from ringfence.pbx.location import LocationStore
+from ringfence.pbx.metrics import Metrics
+from ringfence.pbx.registrar import RegistrarService, to_stored
+from ringfence.pbx.router import Refused, Router, Target, is_ip
+from ringfence.sip.effects import (
+    AckTimeout,
+    DeliverRequest,
+    DeliverResponse,
+    Effect,
+    Peer,
+    TransactionKey,
+    TransactionTerminated,
+    TransactionTimeout,
+    Transmit,
+    TransportFailed,
+)
+from ringfence.sip.fields import Headers
+from ringfence.sip.headers import Via
+from ringfence.sip.message import Request, Response, make_response
+from ringfence.sip.parser import parse_message, response_for_parse_error
+from ringfence.sip.proxy import (
+    ProxyIdentity,
+    ResponseContext,
+    forward_request,
+    make_branch,
+    strip_top_via,
+    validate_request,
+)
+from ringfence.sip.status import StatusCode
+from ringfence.sip.transaction import TransactionLayer
+from ringfence.sip.uri import SipUri
+from ringfence.store import CallRecord, StoredBinding
+
+__all__ = ["Persistence", "SipService", "Wire"]
+
+log = structlog.get_logger("ringfence.pbx")
+
+
+class Persistence(Protocol):
+    """Commits for the call path; each call runs off the event loop."""
+
+    async def replace_bindings(
+        self, tenant: Tenant, ext: str, bindings: tuple[StoredBinding, ...]
+    ) -> None: ...
+
+    async def add_call_record(self, record: CallRecord) -> None: ...
+
+
+class Wire(Protocol):
+    """The transport's sending side."""
+
+    def send(
+        self, message: Request | Response, peer: Peer, on_error: Callable[[], None]
+    ) -> None: ...
+
+
+@dataclass
+class _Proxied:
+    """One proxied request: its server transaction, response context and branches."""
+
+    server: TransactionKey
+    request: Request
+    context: ResponseContext
+    tenant: Tenant | None
+    call: CallState | None
+    branches: dict[TransactionKey, tuple[Request, Peer]] = field(default_factory=dict)
+    provisional: set[TransactionKey] = field(default_factory=set)
+    cancel_wanted: set[TransactionKey] = field(default_factory=set)
+    ending_call: CallState | None = None  # a BYE: the call it ends
+
+
+class SipService:
+    """The transaction user of the phone service."""
+
+    def __init__(
+        self,
+        *,
+        layer: TransactionLayer,
+        wire: Wire,
+        router: Router,
+        registrar: RegistrarService,
+        location: LocationStore,
+        persistence: Persistence,
+        identity: ProxyIdentity,
+        advertised: dict[str, tuple[str, int]],
+        token: Callable[[], str],
+        monotonic: Callable[[], float],
+        wall_clock: Callable[[], float],
+        metrics: Metrics,
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
+    ) -> None:
+        self._layer = layer
+        self._wire = wire
+        self._router = router
+        self._registrar = registrar
+        self._location = location
+        self._persistence = persistence
+        self._identity = identity
+        self._advertised = advertised  # transport name -> (host, port) for Via and Record-Route
+        self._token = token
+        self._mono = monotonic
+        self._wall = wall_clock
+        self._metrics = metrics
+        self._spawn = spawn
+        self.calls = CallTracker()
+        self._by_server: dict[TransactionKey, _Proxied] = {}
+        self._by_client: dict[TransactionKey, _Proxied] = {}
+        self._on_deadline: Callable[[float | None], None] = lambda _: None
+
+    def set_deadline_callback(self, callback: Callable[[float | None], None]) -> None:
+        """The shell arms one timer for the layer's next deadline (DESIGN.md §3)."""
+        self._on_deadline = callback
+
+    # -- input from the network and the clock ----------------------------------------------------
+
+    def receive(self, data: bytes, source: Peer) -> None:
+        try:
+            message = parse_message(data, stream=source.reliable)
+        except ParseError as error:
+            self._metrics.parse_errors.inc()
+            answer = response_for_parse_error(error, to_tag=self._token())
+            log.info(
+                "malformed", source=str(source), reason=error.reason, answered=answer is not None
+            )
+            if answer is not None:
+                self._wire.send(answer, source, lambda: None)
+            return
+        now = self._mono()
+        try:
+            if isinstance(message, Request):
+                self._metrics.requests.labels(message.method).inc()
+                effects = self._layer.receive_request(_stamp_via(message, source), source, now)
+            else:
+                effects = self._layer.receive_response(message, source, now)
+        except (ParseError, TransactionError) as error:
+            log.info("dropped", source=str(source), reason=str(error))
+            return
+        self._run(effects)
+
+    def tick(self) -> None:
+        self._run(self._layer.advance(self._mono()))
+
+    # -- effects --------------------------------------------------------------------------------
+
+    def _run(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Transmit):
+                key = effect.transaction
+                if isinstance(effect.message, Response):
+                    self._metrics.responses.labels(str(effect.message.status)).inc()
+                on_error = functools.partial(self._transport_error, key) if key else _ignore
+                self._wire.send(effect.message, effect.target, on_error)
+            elif isinstance(effect, DeliverRequest):
+                self._on_request(effect.request, effect.source, effect.transaction)
+            elif isinstance(effect, DeliverResponse):
+                self._on_response(effect.response, effect.transaction)
+            elif isinstance(effect, TransactionTimeout | TransportFailed):
+                self._on_branch_failed(effect.transaction)
+            elif isinstance(effect, TransactionTerminated):
+                self._by_client.pop(effect.transaction, None)
+                self._by_server.pop(effect.transaction, None)
+            elif isinstance(effect, AckTimeout):
+                log.debug("ack_timeout", transaction=str(effect.transaction))
+        self._on_deadline(self._layer.next_deadline())
+
+    def _transport_error(self, key: TransactionKey) -> None:
+        if key in self._layer:
+            self._run(self._layer.transport_error(key, self._mono()))
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def _on_request(self, request: Request, source: Peer, key: TransactionKey | None) -> None:
+        if key is None:
+            if request.method == "ACK":
+                self._forward_stateless(request)
+            return
+        if request.method == "CANCEL":
+            self._on_cancel(request, key)
+            return
+        refusal = validate_request(request, self._identity)
+        if refusal is not None:
+            self._answer(key, request, refusal.status, refusal.code, extra=refusal.headers)
+            return
+        request = self._strip_own_routes(request)
+        if request.to.tag is not None:
+            self._in_dialog(request, source, key)
+        elif request.method == "REGISTER":
+            self._register(request, source, key)
+        elif request.method == "OPTIONS" and _addressed_to_server(request):
+            self._answer(key, request, StatusCode.OK, "options", extra=(("Allow", _ALLOW),))
+        elif request.method in ("INVITE", "MESSAGE"):
+            self._route_new(request, source, key)
+        else:
+            self._answer(
+                key,
+                request,
+                StatusCode.METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                extra=(("Allow", _ALLOW),),
+            )
+
+    def _register(self, request: Request, source: Peer, key: TransactionKey) -> None:
+        auth = self._router.authenticate(request, self._wall())
+        if isinstance(auth, Refused):
+            self._refuse(key, request, auth)
+            return
+        outcome = self._registrar.register(
+            request,
+            source=source,
+            tenant=auth.tenant,
+            extension=auth.extension,
+            now=self._wall(),
+            to_tag=self._token(),
+        )
+        tenant, ext = auth.tenant, auth.extension.ext
+        log.info(
+            "register",
+            call_id=request.call_id,
+            tenant=tenant.name,
+            ext=ext,
+            reason=outcome.reason,
+            source=str(source),
+        )
+        if outcome.registrations is None:
+            self._send_response(key, outcome.response)
+            return
+        registrations = outcome.registrations
+        stored = tuple(to_stored(tenant, ext, r) for r in registrations)
+
+        async def commit() -> None:
+            try:
+                await self._persistence.replace_bindings(tenant, ext, stored)
+            except Exception as error:
+                log.error("binding_commit_failed", tenant=tenant.name, ext=ext, error=str(error))
+                self._send_response(key, make_response(request, 500, to_tag=self._token()))
+                return
+            self._location.replace(tenant.id, ext, registrations)
+            self._metrics.registrations.set(self._location.count(self._wall()))
+            self._send_response(key, outcome.response)
+
+        self._spawn(commit())
+
+    def _route_new(self, request: Request, source: Peer, key: TransactionKey) -> None:
+        decision = self._router.route(request, source)
+        if isinstance(decision, Refused):
+            self._refuse(key, request, decision)
+            if decision.call is not None:
+                self._record(
+                    self.calls.end(
+                        decision.call,
+                        status=decision.status,
+                        reason=decision.reason,
+                        now=self._wall(),
+                    )
+                )
+            return
+        log.info(
+            "route",
+            call_id=request.call_id,
+            tenant=decision.tenant.name,
+            method=request.method,
+            targets=len(decision.targets),
+            reason="outbound" if decision.trunk else "routed",
+        )
+        if decision.call is not None:
+            self.calls.start(decision.call)
+            self._metrics.calls.set(len(self.calls))
+        headers = request.headers
+        for name, value in decision.set_headers:
+            headers = headers.with_value(name, value)
+        self._proxy(
+            key,
+            replace(request, headers=headers),
+            decision.targets,
+            decision.tenant,
+            decision.call,
+            record_route=request.method == "INVITE",
+        )
+
+    def _in_dialog(self, request: Request, source: Peer, key: TransactionKey) -> None:
+        call = self.calls.get(request.call_id, request.from_.tag, request.to.tag)
+        if call is None:
+            # Only dialogs that were set up through us are relayed: no open relay.
+            self._answer(key, request, StatusCode.CALL_DOES_NOT_EXIST, "unknown_dialog")
+            return
+        target = self._next_hop(request)
+        if target is None:
+            self._answer(key, request, StatusCode.NOT_FOUND, "unroutable_target")
+            return
+        proxied = self._proxy(key, request, (target,), None, None, record_route=False)
+        if request.method == "BYE" and proxied is not None:
+            proxied.ending_call = call
+
+    def _on_cancel(self, cancel: Request, key: TransactionKey) -> None:
+        invite_key = self._layer.find_cancelled_invite(cancel)
+        if invite_key is None:
+            self._answer(key, cancel, StatusCode.CALL_DOES_NOT_EXIST, "unknown_transaction")
+            return
+        # RFC 3261 §16.10: answer the CANCEL with 200, then cancel every pending branch.
+        self._answer(key, cancel, StatusCode.OK, "cancelled")
+        proxied = self._by_server.get(invite_key)
+        if proxied is None:
+            return
+        for branch in proxied.context.pending():
+            if isinstance(branch, TransactionKey):
+                self._cancel_branch(proxied, branch)
+
+    # -- proxying -------------------------------------------------------------------------------
+
+    def _proxy(
+        self,
+        key: TransactionKey,
+        request: Request,
+        targets: tuple[Target, ...],
+        tenant: Tenant | None,
+        call: CallState | None,
+        *,
+        record_route: bool,
+    ) -> _Proxied | None:
+        proxied = _Proxied(
+            server=key,
+            request=request,
+            context=ResponseContext(request=request),
+            tenant=tenant,
+            call=call,
+        )
+        self._by_server[key] = proxied
+        now = self._mono()
+        for target in targets:
+            host, port = self._advertised.get(
+                target.peer.transport.upper(), self._advertised["UDP"]
+            )
+            via = Via(
+                transport=target.peer.transport.upper(),
+                host=host,
+                port=port,
+                params=(("rport", None),),
+            )
+            copy = forward_request(
+                request,
+                target=target.uri,
+                via=via,
+                branch=make_branch(self._token(), request),
+                identity=self._identity,
+                record_route=False,
+            ).request
+            if record_route:
+                copy = self._record_route(copy, request, target.peer)
+            try:
+                branch_key, effects = self._layer.send_request(copy, target.peer, now)
+            except TransactionError as error:
+                log.error("branch_failed", call_id=request.call_id, error=str(error))
+                continue
+            proxied.context.add_branch(branch_key)
+            proxied.branches[branch_key] = (copy, target.peer)
+            self._by_client[branch_key] = proxied
+            self._run(effects)
+        if not proxied.branches:
+            self._answer(key, request, StatusCode.SERVICE_UNAVAILABLE, "no_branch")
+            return None
+        return proxied
+
+    def _record_route(self, copy: Request, original: Request, out_peer: Peer) -> Request:
+        """RFC 3261 §16.6 step 4, doubled (RFC 5658) when the two sides use different transports,
+        so each side's in-dialog requests come back on its own transport."""
+        in_transport = original.top_via.transport
+        values = [self._rr_uri(out_peer.transport)]
+        if in_transport != out_peer.transport.upper():
+            values.append(self._rr_uri(in_transport))
+        headers = copy.headers
+        for value in reversed(values):
+            headers = headers.with_added("Record-Route", f"<{value}>", first=True)
+        return replace(copy, headers=headers)
+
+    def _rr_uri(self, transport: str) -> SipUri:
+        name = transport.upper()
+        host, port = self._advertised.get(name, self._advertised["UDP"])
+        params: tuple[tuple[str, str | None], ...] = (("lr", None),)
+        if name != "UDP":
+            params = (("transport", name.lower()), ("lr", None))
+        return SipUri(host=host, port=port, params=params)
+
+    def _cancel_branch(self, proxied: _Proxied, branch: TransactionKey) -> None:
+        if branch not in proxied.provisional:
+            # RFC 3261 §9.1: no CANCEL before a provisional response; send it when one comes.
+            proxied.cancel_wanted.add(branch)
+            return
+        invite, peer = proxied.branches[branch]
+        cancel = _cancel_for(invite)
+        try:
+            _, effects = self._layer.send_request(cancel, peer, self._mono())
+        except TransactionError:
+            return  # already cancelled
+        self._run(effects)
+
+    def _on_response(self, response: Response, key: TransactionKey | None) -> None:
+        if key is None:
+            self._forward_stray(response)
+            return
+        proxied = self._by_client.get(key)
+        if proxied is None:
+            return
+        if response.status < 200:
+            proxied.provisional.add(key)
+            if key in proxied.cancel_wanted:
+                proxied.cancel_wanted.discard(key)
+                self._cancel_branch(proxied, key)
+        elif (
+            200 <= response.status < 300
+            and proxied.call is not None
+            and proxied.request.method == "INVITE"
+        ):
+            self.calls.answered(proxied.call.call_id, proxied.call.from_tag, self._wall())
+        decision = proxied.context.on_response(key, response)
+        for branch in decision.cancel:
+            if isinstance(branch, TransactionKey):
+                self._cancel_branch(proxied, branch)
+        if decision.forward is not None:
+            self._upstream(proxied, decision.forward)
+
+    def _on_branch_failed(self, key: TransactionKey) -> None:
+        proxied = self._by_client.get(key)
+        if proxied is None:
+            return
+        decision = proxied.context.on_timeout(key)
+        if decision.forward is not None:
+            self._upstream(proxied, decision.forward)
+
+    def _upstream(self, proxied: _Proxied, response: Response) -> None:
+        final = response.status >= 200
+        if final and proxied.ending_call is not None:
+            call, proxied.ending_call = proxied.ending_call, None
+            record = self.calls.end(call, status=StatusCode.OK, reason=None, now=self._wall())
+            self._metrics.calls.set(len(self.calls))
+
+            async def commit_then_answer() -> None:
+                await self._commit_record(record)
+                self._send_response(proxied.server, response)
+
+            self._spawn(commit_then_answer())
+            return
+        if final and proxied.call is not None and not 200 <= response.status < 300:
+            record = self.calls.end(
+                proxied.call,
+                status=response.status,
+                reason=_reason_for(response.status),
+                now=self._wall(),
+            )
+            self._metrics.calls.set(len(self.calls))
+            self._record(record)
+        self._send_response(proxied.server, response)
+
+    # -- stateless forwarding ---------------------------------------------------------------------
+
+    def _forward_stateless(self, request: Request) -> None:
+        """An ACK to a 2xx travels end to end, outside any transaction (RFC 3261 §16.11)."""
+        if self.calls.get(request.call_id, request.from_.tag, request.to.tag) is None:
+            return
+        request = self._strip_own_routes(request)
+        target = self._next_hop(request)
+        if target is None:
+            return
+        host, port = self._advertised.get(target.peer.transport.upper(), self._advertised["UDP"])
+        branch = make_branch("s" + str(abs(hash((request.top_via.branch, request.call_id)))))
+        via = Via(transport=target.peer.transport.upper(), host=host, port=port)
+        copy = forward_request(
+            request,
+            target=request.uri,
+            via=via,
+            branch=branch,
+            identity=self._identity,
+            record_route=False,
+        ).request
+        self._wire.send(copy, target.peer, lambda: None)
+
+    def _forward_stray(self, response: Response) -> None:
+        """A 2xx retransmission whose client transaction is gone is forwarded by its Via."""
+        if not 200 <= response.status < 300 or response.cseq.method != "INVITE":
+            return
+        upstream = strip_top_via(response)
+        if upstream is None:
+            return
+        via = upstream.top_via
+        host = via.received or via.host
+        port = via.rport or via.port or 5060
+        self._wire.send(upstream, Peer(transport=via.transport, host=host, port=port), lambda: None)
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _strip_own_routes(self, request: Request) -> Request:
+        routes = request.routes
+        while routes and self._identity.indicates_us(routes[0].uri):
+            request = replace(request, headers=request.headers.without_first_element("Route"))
+            routes = request.routes
+        return request
+
+    def _next_hop(self, request: Request) -> Target | None:
+        """Where an in-dialog request goes: the first Route, else the Request-URI, sent to the
+        registered flow of the phone that owns that contact when there is one (NAT)."""
+        routes = request.routes
+        uri = routes[0].uri if routes else request.uri
+        if not isinstance(uri, SipUri):
+            return None
+        registered = self._location.find_contact(request.uri, self._wall()) if not routes else None
+        if registered is not None:
+            return Target(uri=request.uri, peer=registered)
+        if not is_ip(uri.host):
+            return None
+        transport = (uri.transport or ("tls" if uri.secure else "udp")).upper()
+        port = uri.port or (5061 if transport == "TLS" else 5060)
+        return Target(
+            uri=request.uri, peer=Peer(transport=transport, host=uri.host.strip("[]"), port=port)
+        )
+
+    def _answer(
+        self,
+        key: TransactionKey,
+        request: Request,
+        status: int,
+        reason: str,
+        *,
+        extra: tuple[tuple[str, str], ...] = (),
+        public: bool = True,
+        logged: bool = False,
+    ) -> None:
+        headers = list(extra)
+        if status >= 300 and public:
+            host = self._advertised["UDP"][0]
+            headers.append(("Warning", f'399 {host} "{reason}"'))
+        response = make_response(request, status, to_tag=self._token(), extra=headers)
+        if not logged:
+            log.info(
+                "answer",
+                call_id=request.call_id,
+                method=request.method,
+                status=int(status),
+                reason=reason,
+            )
+        self._send_response(key, response)
+
+    def _refuse(self, key: TransactionKey, request: Request, refusal: Refused) -> None:
+        tenant = refusal.tenant.name if refusal.tenant else None
+        log.info(
+            "refused",
+            call_id=request.call_id,
+            tenant=tenant,
+            method=request.method,
+            status=int(refusal.status),
+            reason=refusal.reason,
+        )
+        self._answer(
+            key,
+            request,
+            refusal.status,
+            refusal.reason,
+            extra=refusal.headers,
+            public=refusal.public,
+            logged=True,
+        )
+
+    def _send_response(self, key: TransactionKey, response: Response) -> None:
+        try:
+            effects = self._layer.send_response(key, response, self._mono())
+        except TransactionError as error:
+            log.debug("late_response", transaction=str(key), error=str(error))
+            return
+        self._run(effects)
+
+    def _record(self, record: CallRecord) -> None:
+        self._spawn(self._commit_record(record))
+
+    async def _commit_record(self, record: CallRecord) -> None:
+        try:
+            await self._persistence.add_call_record(record)
+        except Exception as error:
+            log.error("call_record_failed", call_id=record.call_id, error=str(error))
+
+
+def _ignore() -> None:
+    return None
+
+
+_ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, NOTIFY, REFER"
+
+_REASONS = {
+    486: "busy",
+    487: "cancelled",
+    480: "unavailable",
+    408: "no_answer",
+    404: "not_found",
+    603: "declined",
+    600: "busy_everywhere",
+    488: "not_acceptable",
+}
+
+
+def _reason_for(status: int) -> str:
+    return _REASONS.get(status, f"status_{status}")
+
+
+def _addressed_to_server(request: Request) -> bool:
+    uri = request.uri
+    return isinstance(uri, SipUri) and uri.user is None
+
+
+def _stamp_via(request: Request, source: Peer) -> Request:
+    """RFC 3261 §18.2.1 and RFC 3581 §4: record where the request really came from."""
+    try:
+        via = request.top_via
+    except ParseError:
+        return request
+    params: dict[str, str | None] = {}
+    if via.host.strip("[]") != source.host:
+        params["received"] = source.host
+    if via.rport_requested:
+        params["rport"] = str(source.port)
+        params["received"] = source.host
+    if not params:
+        return request
+    stamped = via.with_params(**params)
+    headers = request.headers.without_first_element("Via").with_added(
+        "Via", str(stamped), first=True
+    )
+    return replace(request, headers=headers)
+
+
+def _cancel_for(invite: Request) -> Request:
+    """RFC 3261 §9.1: the CANCEL for a request we forwarded."""
+    fields: list[tuple[str, str]] = [("Via", str(invite.top_via))]
+    for name in ("Route", "From", "To", "Call-ID"):
+        fields.extend((name, v) for v in invite.headers.get_all(name))
+    fields.append(("CSeq", f"{invite.cseq.number} CANCEL"))
+    fields.append(("Max-Forwards", "70"))
+    fields.append(("Content-Length", "0"))
+    return Request(method="CANCEL", request_uri=invite.request_uri, headers=Headers(tuple(fields)))

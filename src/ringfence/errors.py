@@ -1,8 +1,8 @@
 """The one error tree of ringfence.
 
 Every exception that ringfence raises on purpose derives from :class:`RingfenceError`.
-Foreign exceptions (SQLAlchemy, ssl, OSError and so on) are translated into this tree at the
-boundary where they occur, so that the core never sees them::
+Foreign exceptions (SQLAlchemy, psycopg, ssl, OSError and so on) are translated into this tree
+at the boundary where they occur, so that the core never sees them::
 
     RingfenceError
     ├── SipError                    the SIP core refused something
@@ -11,7 +11,16 @@ boundary where they occur, so that the core never sees them::
     │   │                           (a ParseError: the sender gets a 400/413 or is dropped)
     │   └── TransactionError        the transaction user asked for something the RFC 3261 §17
     │                               machine cannot do in its current state
-    └── ConfigError                 settings that cannot be used; the message says what to fix
+    ├── ConfigError                 settings that cannot be used; the message says what to fix
+    ├── InvalidInput                a value given to a service (a tenant name, a domain, an
+    │                               extension, an E.164 number, a HOST:PORT) is malformed
+    └── StoreError                  the store failed or refused a change; nothing was written
+        ├── NotFound                the tenant, extension, trunk or number named does not exist
+        ├── Conflict                the change collides with stored data (a name, domain,
+        │                           extension or number that is already taken, or still in use)
+        ├── SchemaMismatch          the database has no ringfence schema, or an older or newer
+        │                           one than this version of ringfence (run ``ringfence init``)
+        └── StoreUnavailable        the database cannot be reached, opened or locked in time
 
 This module imports nothing but the standard library, so that the sans-I/O SIP core may use it.
 """
@@ -20,10 +29,16 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "Conflict",
+    "InvalidInput",
     "MessageTooLarge",
+    "NotFound",
     "ParseError",
     "RingfenceError",
+    "SchemaMismatch",
     "SipError",
+    "StoreError",
+    "StoreUnavailable",
     "TransactionError",
 ]
 
@@ -81,3 +96,29 @@ class TransactionError(SipError):
 
 class ConfigError(RingfenceError):
     """A setting cannot be used. The message says which one and what to fix."""
+
+
+class InvalidInput(RingfenceError):
+    """A value given to a service is malformed. The message names the value and its form."""
+
+
+class StoreError(RingfenceError):
+    """The store failed or refused a change. The transaction was rolled back: nothing of the
+    change was written."""
+
+
+class NotFound(StoreError):
+    """The tenant, extension, trunk or number named does not exist."""
+
+
+class Conflict(StoreError):
+    """The change collides with stored data: a name, domain, extension or number that is
+    already taken, or a row that something else still refers to."""
+
+
+class SchemaMismatch(StoreError):
+    """The database has no ringfence schema, or one at another revision than this code."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or opened, or stayed locked past the busy timeout."""

@@ -1,6 +1,60 @@
-"""Tenants, users, extensions, roles, credentials, PINs and TOTP.
+"""Tenants, extensions, trunks and numbers: the values, the call path's snapshot and the
+admin services. No SQL here: the store implements :class:`AccountsStore`.
 
-Not built yet: this package holds its place in the layout of DESIGN.md §2.
+Later issues add users, roles and permissions, PINs and TOTP.
 """
 
-__all__: list[str] = []
+from ringfence.accounts.directory import Directory
+from ringfence.accounts.model import (
+    TRUNK_TRANSPORTS,
+    AuditEntry,
+    Extension,
+    PhoneNumber,
+    Tenant,
+    TenantId,
+    Trunk,
+)
+from ringfence.accounts.ports import AccountsStore, AccountsUnitOfWork
+from ringfence.accounts.rules import (
+    PASSWORD_ALPHABET,
+    PASSWORD_LENGTH,
+    RandomSource,
+    generate_password,
+    normalise_domain,
+    normalise_e164,
+    normalise_host,
+    parse_host_port,
+)
+from ringfence.accounts.service import (
+    DEMO_EXTENSIONS,
+    DEMO_TENANT,
+    AccountsService,
+    DemoAccounts,
+    IssuedCredentials,
+)
+
+__all__ = [
+    "DEMO_EXTENSIONS",
+    "DEMO_TENANT",
+    "PASSWORD_ALPHABET",
+    "PASSWORD_LENGTH",
+    "TRUNK_TRANSPORTS",
+    "AccountsService",
+    "AccountsStore",
+    "AccountsUnitOfWork",
+    "AuditEntry",
+    "DemoAccounts",
+    "Directory",
+    "Extension",
+    "IssuedCredentials",
+    "PhoneNumber",
+    "RandomSource",
+    "Tenant",
+    "TenantId",
+    "Trunk",
+    "generate_password",
+    "normalise_domain",
+    "normalise_e164",
+    "normalise_host",
+    "parse_host_port",
+]

@@ -1,6 +1,13 @@
-"""SQLAlchemy tables and repositories, Alembic migrations; SQLite or PostgreSQL.
+"""SQLAlchemy 2 tables and repositories, with Alembic migrations; SQLite or PostgreSQL.
 
-Not built yet: this package holds its place in the layout of DESIGN.md §2.
+:class:`Store` is the one entry point: ``Store.open(url)``, ``migrate()``, then the accounts
+(``load_directory``, ``revision``, ``unit_of_work`` for the admin services), registrations
+(``replace_bindings``, ``load_bindings``, ``list_bindings``, ``delete_expired_bindings``) and
+call records (``add_call_record``, ``list_call_records``). Database errors come out as
+:class:`ringfence.errors.StoreError` and its subclasses.
 """
 
-__all__: list[str] = []
+from ringfence.store.records import CALL_DIRECTIONS, CallRecord, StoredBinding
+from ringfence.store.store import Migration, Store
+
+__all__ = ["CALL_DIRECTIONS", "CallRecord", "Migration", "Store", "StoredBinding"]

@@ -1,9 +1,4 @@
-"""The ``ringfence`` command.
-
-A thin adapter: it parses arguments, calls the core or a service and formats the result.
-Until the phone service exists, ``ringfence demo`` shows the SIP core at work and
-``ringfence parse`` checks a captured SIP message.
-"""
+"""SIP tools that need no data directory: ``parse`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -16,19 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ringfence.app import SystemSources, build_digest_verifier
+from ringfence.cli.common import app
 from ringfence.errors import ParseError
 from ringfence.sip.digest import Algorithm, build_credentials, compute_ha1
 from ringfence.sip.message import Request, Response
 from ringfence.sip.parser import parse_message, response_for_parse_error
 
-__all__ = ["app", "main"]
-
-app = typer.Typer(
-    help="ringfence: a multi-tenant cloud phone service with fraud and privacy controls.",
-    no_args_is_help=True,
-    add_completion=False,
-)
+__all__ = ["demo", "parse"]
 
 _SAMPLE_INVITE = (
     b"INVITE sip:+442079460000@pbx.example.com SIP/2.0\r\n"
@@ -65,11 +54,12 @@ def _summary(message: Request | Response) -> dict[str, Any]:
     return out
 
 
-@app.command()
+@app.command(rich_help_panel="SIP tools")
 def parse(
     file: Annotated[
         Path | None, typer.Argument(help="a file holding one SIP message; stdin when left out")
     ] = None,
+    *,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Parse a captured SIP message and print its fields, or say exactly what is wrong."""
@@ -107,9 +97,12 @@ def parse(
     Console().print(table)
 
 
-@app.command()
+@app.command(rich_help_panel="SIP tools")
 def demo() -> None:
     """Show the SIP core at work: parsing, a malformed message and a digest exchange."""
+    # The composition root imports the whole service: only this command needs it.
+    from ringfence.app import SystemSources, build_digest_verifier  # noqa: PLC0415
+
     console = Console()
     sources = SystemSources()
     console.rule("[bold]ringfence SIP core")
@@ -152,8 +145,3 @@ def demo() -> None:
     console.print(
         "The full service arrives with the phone-service issue; run ./dev test for the suite."
     )
-
-
-def main() -> None:
-    """Entry point of the ``ringfence`` console script."""
-    app()

@@ -1,0 +1,137 @@
+"""What the call path writes: registrations (bindings) and call records.
+
+Each function runs inside a transaction the caller opened (see :class:`ringfence.store.Store`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from ringfence.accounts import TenantId
+from ringfence.store.records import CallRecord, StoredBinding
+from ringfence.store.schema import BindingRow, CallRecordRow
+
+__all__ = [
+    "add_call_record",
+    "delete_expired_bindings",
+    "list_call_records",
+    "load_bindings",
+    "replace_bindings",
+]
+
+
+def _binding(row: BindingRow) -> StoredBinding:
+    return StoredBinding(
+        tenant_id=TenantId(row.tenant_id),
+        ext=row.ext,
+        contact=row.contact,
+        expires_at=row.expires_at,
+        call_id=row.call_id,
+        cseq=row.cseq,
+        q=row.q,
+        instance=row.instance,
+        reg_id=row.reg_id,
+        transport=row.transport,
+        source_host=row.source_host,
+        source_port=row.source_port,
+        user_agent=row.user_agent,
+    )
+
+
+def _record(row: CallRecordRow) -> CallRecord:
+    return CallRecord(
+        id=row.id,
+        tenant_id=TenantId(row.tenant_id),
+        call_id=row.call_id,
+        caller=row.caller,
+        callee=row.callee,
+        direction=row.direction,
+        started_at=row.started_at,
+        answered_at=row.answered_at,
+        ended_at=row.ended_at,
+        duration=row.duration,
+        final_status=row.final_status,
+        reason=row.reason,
+    )
+
+
+def replace_bindings(
+    session: Session, tenant_id: TenantId, ext: str, bindings: Sequence[StoredBinding]
+) -> None:
+    """Make ``bindings`` the whole set of the address-of-record (tenant, ext)."""
+    for binding in bindings:
+        if binding.tenant_id != tenant_id or binding.ext != ext:
+            raise ValueError(
+                f"a binding of ({binding.tenant_id}, {binding.ext}) given to replace the"
+                f" bindings of ({tenant_id}, {ext})"
+            )
+    session.execute(
+        delete(BindingRow).where(BindingRow.tenant_id == tenant_id, BindingRow.ext == ext)
+    )
+    if bindings:
+        session.execute(
+            insert(BindingRow),
+            [
+                {
+                    "tenant_id": b.tenant_id,
+                    "ext": b.ext,
+                    "contact": b.contact,
+                    "expires_at": b.expires_at,
+                    "call_id": b.call_id,
+                    "cseq": b.cseq,
+                    "q": b.q,
+                    "instance": b.instance,
+                    "reg_id": b.reg_id,
+                    "transport": b.transport,
+                    "source_host": b.source_host,
+                    "source_port": b.source_port,
+                    "user_agent": b.user_agent,
+                }
+                for b in bindings
+            ],
+        )
+
+
+def load_bindings(session: Session, tenant_id: TenantId | None) -> list[StoredBinding]:
+    query = select(BindingRow).order_by(BindingRow.tenant_id, BindingRow.ext, BindingRow.id)
+    if tenant_id is not None:
+        query = query.where(BindingRow.tenant_id == tenant_id)
+    return [_binding(r) for r in session.scalars(query)]
+
+
+def delete_expired_bindings(session: Session, now: float) -> int:
+    result = session.execute(delete(BindingRow).where(BindingRow.expires_at <= now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def add_call_record(session: Session, record: CallRecord) -> CallRecord:
+    row = CallRecordRow(
+        tenant_id=record.tenant_id,
+        call_id=record.call_id,
+        caller=record.caller,
+        callee=record.callee,
+        direction=record.direction,
+        started_at=record.started_at,
+        answered_at=record.answered_at,
+        ended_at=record.ended_at,
+        duration=record.duration,
+        final_status=record.final_status,
+        reason=record.reason,
+    )
+    session.add(row)
+    session.flush()
+    return _record(row)
+
+
+def list_call_records(session: Session, tenant_id: TenantId, *, limit: int) -> list[CallRecord]:
+    """This tenant's records, the most recently ended first."""
+    rows = session.scalars(
+        select(CallRecordRow)
+        .where(CallRecordRow.tenant_id == tenant_id)
+        .order_by(CallRecordRow.ended_at.desc(), CallRecordRow.id.desc())
+        .limit(limit)
+    )
+    return [_record(r) for r in rows]

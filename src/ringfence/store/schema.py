@@ -1,0 +1,194 @@
+"""The tables, as SQLAlchemy 2 typed declarative classes. Alembic migrations build them.
+
+Timestamps are wall-clock epoch seconds (UTC) in double-precision columns, the same numbers
+the call path uses, on SQLite and PostgreSQL alike. Text that comes from the network (Call-ID,
+Contact, User-Agent, caller and callee) is ``TEXT``, so that both backends take the same
+values. Any change here needs a new revision in ``migrations/versions`` (a test compares them).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Double,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "AuditRow",
+    "Base",
+    "BindingRow",
+    "CallRecordRow",
+    "ExtensionRow",
+    "MetaRow",
+    "NumberRow",
+    "TenantRow",
+    "TrunkRow",
+]
+
+# Named constraints, so that later migrations can alter them (SQLite batch mode needs names).
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# A 64-bit id that is still SQLite's auto-incrementing rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TenantRow(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    encryption_required: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class ExtensionRow(Base):
+    __tablename__ = "extensions"
+    __table_args__ = (UniqueConstraint("tenant_id", "ext"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    ext: Mapped[str] = mapped_column(String(32))
+    display_name: Mapped[str | None] = mapped_column(String(64))
+    ha1_md5: Mapped[str] = mapped_column(String(32))
+    ha1_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class TrunkRow(Base):
+    __tablename__ = "trunks"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        CheckConstraint("transport IN ('udp', 'tcp', 'tls')", name="transport"),
+        CheckConstraint("port BETWEEN 1 AND 65535", name="port"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(63))
+    # One tenant per gateway address: the source address of a request names its tenant.
+    host: Mapped[str] = mapped_column(String(255), unique=True)
+    port: Mapped[int] = mapped_column(Integer)
+    transport: Mapped[str] = mapped_column(String(3))
+    username: Mapped[str | None] = mapped_column(String(64))
+    # Kept usable to answer the gateway's challenges; encrypted at rest with the privacy issue.
+    password: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class NumberRow(Base):
+    __tablename__ = "numbers"
+    __table_args__ = (
+        # A number rings an extension of its own tenant; the extension cannot go while it does.
+        ForeignKeyConstraint(
+            ["tenant_id", "ext"],
+            ["extensions.tenant_id", "extensions.ext"],
+            ondelete="RESTRICT",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    e164: Mapped[str] = mapped_column(String(16), unique=True)
+    ext: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class BindingRow(Base):
+    """A registration (RFC 3261 §10.3), written through by the registrar."""
+
+    __tablename__ = "bindings"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "ext"],
+            ["extensions.tenant_id", "extensions.ext"],
+            ondelete="CASCADE",
+        ),
+        Index(None, "tenant_id", "ext"),
+        Index(None, "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(Integer)
+    ext: Mapped[str] = mapped_column(String(32))
+    contact: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[float] = mapped_column(Double)
+    call_id: Mapped[str] = mapped_column(Text)
+    cseq: Mapped[int] = mapped_column(BigInteger)
+    q: Mapped[float | None] = mapped_column(Double)
+    instance: Mapped[str | None] = mapped_column(Text)
+    reg_id: Mapped[str | None] = mapped_column(Text)
+    transport: Mapped[str] = mapped_column(String(8))
+    source_host: Mapped[str] = mapped_column(Text)
+    source_port: Mapped[int] = mapped_column(Integer)
+    user_agent: Mapped[str | None] = mapped_column(Text)
+
+
+class CallRecordRow(Base):
+    """One call attempt, written when it ended."""
+
+    __tablename__ = "call_records"
+    __table_args__ = (
+        CheckConstraint("direction IN ('internal', 'outbound', 'inbound')", name="direction"),
+        Index(None, "tenant_id", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
+    call_id: Mapped[str] = mapped_column(Text)
+    caller: Mapped[str] = mapped_column(Text)
+    callee: Mapped[str] = mapped_column(Text)
+    direction: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[float] = mapped_column(Double)
+    answered_at: Mapped[float | None] = mapped_column(Double)
+    ended_at: Mapped[float] = mapped_column(Double)
+    duration: Mapped[float] = mapped_column(Double)
+    final_status: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditRow(Base):
+    """Who did what to which tenant, and when. No secret is ever written here. The tenant id
+    has no foreign key on purpose: the log outlives what it describes."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "tenant_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[float] = mapped_column(Double)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[int | None] = mapped_column(Integer)
+    target: Mapped[str] = mapped_column(String(255))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class MetaRow(Base):
+    """One row. ``revision`` goes up in the same transaction as every admin change, so a
+    running service polls one cheap query to know when to reload its directory."""
+
+    __tablename__ = "meta"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)

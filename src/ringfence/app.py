@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import signal
@@ -25,7 +26,7 @@ from typing import Any
 import structlog
 from prometheus_client import start_http_server
 
-from ringfence.accounts import Directory, Tenant
+from ringfence.accounts import Directory, Tenant, TenantId
 from ringfence.config import Settings
 from ringfence.pbx.auth import Authenticator
 from ringfence.pbx.engine import SipService
@@ -259,7 +260,10 @@ async def start_service(settings: Settings) -> RunningService:
             try:
                 revision = await persistence.call(store.revision)
                 if revision != directory_box[0].revision:
-                    directory_box[0] = await persistence.call(store.load_directory)
+                    directory = await persistence.call(store.load_directory)
+                    directory_box[0] = directory
+                    # A removed extension is reached no more, even by its registered phones.
+                    location.keep_only(functools.partial(_has_extension, directory))
                     log.info("directory_reloaded", revision=revision)
             except Exception as error:
                 log.error("directory_reload_failed", error=str(error))
@@ -290,6 +294,10 @@ async def start_service(settings: Settings) -> RunningService:
         tasks=tasks,
         executor=executor,
     )
+
+
+def _has_extension(directory: Directory, tenant: TenantId, ext: str) -> bool:
+    return directory.extension(tenant, ext) is not None
 
 
 def run_service(settings: Settings) -> None:

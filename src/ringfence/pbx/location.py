@@ -8,6 +8,7 @@ there, not at the private address in its Contact (RFC 3581, RFC 5626 §5).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ringfence.accounts import TenantId
@@ -44,6 +45,13 @@ class LocationStore:
 
     def forget_tenant_extension(self, tenant: TenantId, ext: str) -> None:
         self._by_aor.pop((tenant, ext), None)
+
+    def keep_only(self, exists: Callable[[TenantId, str], bool]) -> int:
+        """Drop the bindings of extensions that no longer exist; return how many AORs went."""
+        gone = [key for key in self._by_aor if not exists(*key)]
+        for key in gone:
+            del self._by_aor[key]
+        return len(gone)
 
     def is_registered_source(self, peer: Peer, now: float) -> bool:
         """True when ``peer`` is where a live registration came from (a known-good phone)."""

@@ -50,8 +50,6 @@ _SCHEME_RE = re.compile(rf"({_TOKEN})[ \t]+")
 _PARAM_RE = re.compile(
     rf'({_TOKEN})[ \t]*=[ \t]*(?:"({_QUOTED_BODY})"|({_TOKEN}))[ \t]*(?:,[ \t]*|\Z)', re.DOTALL
 )
-_ONE_PARAM = rf'{_TOKEN}[ \t]*=[ \t]*(?:"{_QUOTED_BODY}"|{_TOKEN})'
-_PARAM_LIST_RE = re.compile(rf"{_ONE_PARAM}(?:[ \t]*,[ \t]*{_ONE_PARAM})*[ \t]*", re.DOTALL)
 _OPEN_QUOTE_RE = re.compile(rf'{_TOKEN}[ \t]*=[ \t]*"(?:[^"\\]|\\.)*\\?\Z', re.DOTALL)
 _UNESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
 _FOLD_RE = re.compile(r"[ \t]*\r\n[ \t]+")
@@ -147,7 +145,7 @@ def _parse_auth(value: str, what: str) -> tuple[str, tuple[tuple[str, str], ...]
     text = (_FOLD_RE.sub(" ", value) if "\n" in value else value).strip(" \t")
     if not text:
         raise ParseError(f"{what} is empty")
-    if _FORBIDDEN_RE.search(text):
+    if not text.isprintable() and _FORBIDDEN_RE.search(text):
         raise ParseError(f"{what} contains a control character")
     scheme_match = _SCHEME_RE.match(text)
     if scheme_match is None:
@@ -155,19 +153,26 @@ def _parse_auth(value: str, what: str) -> tuple[str, tuple[tuple[str, str], ...]
     scheme, pos = scheme_match.group(1), scheme_match.end()
     if scheme.lower() != "digest" and _TOKEN68_RE.fullmatch(text, pos):
         return scheme, (), text[pos:]  # RFC 7235 §2.1 token68, as Basic and Bearer send
-    if _PARAM_LIST_RE.fullmatch(text, pos):
-        # Fast path: the whole list is well formed; one pass extracts every parameter.
-        found = _PARAM_RE.findall(text, pos)
-        names = {name.lower() for name, _, _ in found}
-        if len(names) == len(found) and len(found) <= MAX_PARAMS:
-            return (
-                scheme,
-                tuple(
-                    (name, token if not quoted and token else _unescape(quoted))
-                    for name, quoted, token in found
-                ),
-                None,
-            )
+    # Fast path: one regular-expression pass whose matches must tile the rest of the value.
+    fast: list[tuple[str, str]] = []
+    fast_names: set[str] = set()
+    expected = pos
+    for found in _PARAM_RE.finditer(text, pos):
+        name, quoted, token = found.groups()
+        lowered = name.lower()
+        if found.start() != expected or lowered in fast_names:
+            break
+        fast_names.add(lowered)
+        fast.append((name, token if quoted is None else _unescape(quoted)))
+        expected = found.end()
+    else:
+        if (
+            fast
+            and expected == len(text)
+            and len(fast) <= MAX_PARAMS
+            and not text.rstrip(" \t").endswith(",")
+        ):
+            return scheme, tuple(fast), None
     params: list[tuple[str, str]] = []
     seen: set[str] = set()
     while pos < len(text):
@@ -202,7 +207,7 @@ def _require_token(text: str) -> str:
 
 
 def _quote(text: str) -> str:
-    if _FORBIDDEN_RE.search(text):
+    if not text.isprintable() and _FORBIDDEN_RE.search(text):
         raise ValueError("a header parameter may not contain control characters")
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

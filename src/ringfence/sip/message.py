@@ -453,3 +453,37 @@ def make_response(
         headers=Headers(tuple(fields)),
         body=body,
     )
+
+
+# The parser builds requests and responses by writing their slots directly: the same values the
+# dataclass constructors make, in about half the time.
+_msg_new = object.__new__
+_m_headers, _m_body, _m_version, _m_cache = (
+    Message.__dict__[n].__set__ for n in ("headers", "body", "version", "_cache")
+)
+_r_method, _r_uri = (Request.__dict__[n].__set__ for n in ("method", "request_uri"))
+_s_status, _s_reason = (Response.__dict__[n].__set__ for n in ("status", "reason"))
+
+
+def new_request(method: str, request_uri: str, headers: Headers, body: bytes) -> Request:
+    """A :class:`Request` as the parser makes it (the version is SIP/2.0)."""
+    request: Request = _msg_new(Request)
+    _m_headers(request, headers)
+    _m_body(request, body)
+    _m_version(request, "SIP/2.0")
+    _m_cache(request, {})
+    _r_method(request, method)
+    _r_uri(request, request_uri)
+    return request
+
+
+def new_response(status: int, reason: str, headers: Headers, body: bytes) -> Response:
+    """A :class:`Response` as the parser makes it (the version is SIP/2.0)."""
+    response: Response = _msg_new(Response)
+    _m_headers(response, headers)
+    _m_body(response, body)
+    _m_version(response, "SIP/2.0")
+    _m_cache(response, {})
+    _s_status(response, status)
+    _s_reason(response, reason)
+    return response

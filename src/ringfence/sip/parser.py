@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ringfence.errors import MessageTooLarge, ParseError
 from ringfence.sip.fields import _KEYS, Headers, header_key
 from ringfence.sip.grammar import is_token
-from ringfence.sip.message import ANSWER_HEADERS, Request, Response
+from ringfence.sip.message import ANSWER_HEADERS, Request, Response, new_request, new_response
 from ringfence.sip.status import StatusCode
 
 __all__ = [
@@ -213,7 +213,7 @@ def _request(line: str, headers: Headers, body: bytes) -> Request:
         raise ParseError(f"bad SIP version {version[:20]!r}")
     if "\t" in uri:
         raise ParseError("whitespace in Request-URI")
-    return Request(method=method, request_uri=uri, headers=headers, body=body)
+    return new_request(method, uri, headers, body)
 
 
 def _response(line: str, headers: Headers, body: bytes) -> Response:
@@ -230,7 +230,7 @@ def _response(line: str, headers: Headers, body: bytes) -> Response:
     reason = reason or ""
     if _BAD_REASON.search(reason):
         raise ParseError("control character in reason phrase")
-    return Response(status=status, reason=reason, headers=headers, body=body)
+    return new_response(status, reason, headers, body)
 
 
 def response_for_parse_error(

@@ -260,6 +260,29 @@ class AbsoluteUri:
 
 Uri: TypeAlias = SipUri | TelUri | AbsoluteUri
 
+# The parser's fast path builds SipUri values by writing their slots directly: the same values
+# the dataclass constructor makes, in half the time (this is the hottest object of a parse).
+_sip_new = object.__new__
+_set_scheme, _set_user, _set_password, _set_host, _set_port, _set_params, _set_headers, _set_key = (
+    SipUri.__dict__[name].__set__
+    for name in ("scheme", "user", "password", "host", "port", "params", "headers", "_key")
+)
+
+
+def _new_sip_uri(
+    scheme: str, user: str | None, host: str, port: int | None, params: Params
+) -> SipUri:
+    uri: SipUri = _sip_new(SipUri)
+    _set_scheme(uri, scheme)
+    _set_user(uri, user)
+    _set_password(uri, None)
+    _set_host(uri, host)
+    _set_port(uri, port)
+    _set_params(uri, params)
+    _set_headers(uri, ())
+    _set_key(uri, None)
+    return uri
+
 
 def parse_uri(text: str) -> Uri:
     """Parse a URI. Raise :class:`ParseError` saying what is wrong."""
@@ -300,7 +323,7 @@ def _parse_sip(scheme: str, rest: str) -> SipUri:
                 for piece in params_text[1:].split(";"):
                     name, eq, value = piece.partition("=")
                     params.append((name, value if eq else None))
-            return SipUri(scheme=scheme, user=user, host=host, port=port, params=tuple(params))
+            return _new_sip_uri(scheme, user, host, port, tuple(params))
     user = None
     password: str | None = None
     at = rest.find("@")

@@ -6,6 +6,7 @@ Comparison decodes escapes first, as §19.1.4 requires.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field, replace
@@ -284,8 +285,14 @@ def _new_sip_uri(
     return uri
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_uri(text: str) -> Uri:
-    """Parse a URI. Raise :class:`ParseError` saying what is wrong."""
+    """Parse a URI. Raise :class:`ParseError` saying what is wrong.
+
+    Results are memoised (bounded; URIs are immutable values): the URIs of a phone's requests
+    (its address-of-record, its Contact, the server's domain) repeat on every request it sends,
+    while what changes (tags, branches) lives outside the URI. A fault is never cached.
+    """
     if len(text) > MAX_URI_LENGTH:
         raise ParseError("URI too long")
     scheme, colon, rest = text.partition(":")

@@ -78,6 +78,8 @@ class Wire(Protocol):
         self, message: Request | Response, peer: Peer, on_error: Callable[[], None]
     ) -> None: ...
 
+    def has_flow(self, peer: Peer) -> bool: ...
+
 
 @dataclass
 class _Proxied:
@@ -91,6 +93,7 @@ class _Proxied:
     branches: dict[TransactionKey, tuple[Request, Peer]] = field(default_factory=dict)
     provisional: set[TransactionKey] = field(default_factory=set)
     cancel_wanted: set[TransactionKey] = field(default_factory=set)
+    unreachable: set[TransactionKey] = field(default_factory=set)
     ending_call: CallState | None = None  # a BYE: the call it ends
 
 
@@ -139,6 +142,31 @@ class SipService:
     # -- input from the network and the clock ----------------------------------------------------
 
     def receive(self, data: bytes, source: Peer) -> None:
+        """Handle one message from the network. A fault in our own code is logged with its
+        traceback and the request, when there is one, is answered 500; nothing escapes into the
+        event loop."""
+        try:
+            self._receive(data, source)
+        except Exception:
+            log.exception("internal_error", source=str(source))
+            self._answer_internal_error(data, source)
+
+    def tick(self) -> None:
+        try:
+            self._run(self._layer.advance(self._mono()))
+        except Exception:
+            log.exception("internal_error_in_timer")
+
+    def _answer_internal_error(self, data: bytes, source: Peer) -> None:
+        try:
+            message = parse_message(data, lazy=True, stream=source.reliable)
+            if isinstance(message, Request) and message.method != "ACK":
+                response = make_response(message, 500, to_tag=self._token())
+                self._wire.send(response, source, _ignore)
+        except Exception:  # the message itself is beyond answering
+            log.debug("internal_error_unanswered", source=str(source))
+
+    def _receive(self, data: bytes, source: Peer) -> None:
         try:
             message = parse_message(data, stream=source.reliable)
         except ParseError as error:
@@ -162,9 +190,6 @@ class SipService:
             return
         self._run(effects)
 
-    def tick(self) -> None:
-        self._run(self._layer.advance(self._mono()))
-
     # -- effects --------------------------------------------------------------------------------
 
     def _run(self, effects: list[Effect]) -> None:
@@ -179,8 +204,10 @@ class SipService:
                 self._on_request(effect.request, effect.source, effect.transaction)
             elif isinstance(effect, DeliverResponse):
                 self._on_response(effect.response, effect.transaction)
-            elif isinstance(effect, TransactionTimeout | TransportFailed):
-                self._on_branch_failed(effect.transaction)
+            elif isinstance(effect, TransactionTimeout):
+                self._on_branch_failed(effect.transaction, unreachable=False)
+            elif isinstance(effect, TransportFailed):
+                self._on_branch_failed(effect.transaction, unreachable=True)
             elif isinstance(effect, TransactionTerminated):
                 self._by_client.pop(effect.transaction, None)
                 self._by_server.pop(effect.transaction, None)
@@ -215,6 +242,9 @@ class SipService:
             self._answer(key, request, StatusCode.OK, "options", extra=(("Allow", _ALLOW),))
         elif request.method in ("INVITE", "MESSAGE"):
             self._route_new(request, source, key)
+        elif request.method in _DIALOG_METHODS:
+            # These only exist inside a dialog; without a To tag there is none to find.
+            self._answer(key, request, StatusCode.CALL_DOES_NOT_EXIST, "no_dialog")
         else:
             self._answer(
                 key,
@@ -290,7 +320,7 @@ class SipService:
         if decision.call is not None:
             self.calls.start(decision.call)
             self._metrics.calls.set(len(self.calls))
-        headers = request.headers
+        headers = _without_own_credentials(request, decision.tenant.domain)
         for name, value in decision.set_headers:
             headers = headers.with_value(name, value)
         self._proxy(
@@ -351,7 +381,8 @@ class SipService:
         )
         self._by_server[key] = proxied
         now = self._mono()
-        for target in targets:
+        for planned in targets:
+            target = self._reachable(planned)
             host, port = self._advertised.get(
                 target.peer.transport.upper(), self._advertised["UDP"]
             )
@@ -384,6 +415,18 @@ class SipService:
             self._answer(key, request, StatusCode.SERVICE_UNAVAILABLE, "no_branch")
             return None
         return proxied
+
+    def _reachable(self, target: Target) -> Target:
+        """A phone registered over TCP or TLS is reached on its connection; when that is gone
+        (it closed, or we restarted), at the address in its Contact (RFC 5626 §4.2.1 aside)."""
+        if self._wire.has_flow(target.peer) or not isinstance(target.uri, SipUri):
+            return target
+        uri = target.uri
+        if not is_ip(uri.host):
+            return target
+        transport = (uri.transport or target.peer.transport).upper()
+        port = uri.port or (5061 if transport == "TLS" else 5060)
+        return Target(uri=uri, peer=Peer(transport=transport, host=uri.host.strip("[]"), port=port))
 
     def _record_route(self, copy: Request, original: Request, out_peer: Peer) -> Request:
         """RFC 3261 §16.6 step 4, doubled (RFC 5658) when the two sides use different transports,
@@ -443,13 +486,26 @@ class SipService:
         if decision.forward is not None:
             self._upstream(proxied, decision.forward)
 
-    def _on_branch_failed(self, key: TransactionKey) -> None:
+    def _on_branch_failed(self, key: TransactionKey, *, unreachable: bool) -> None:
+        """Timer B/F (no answer) or a transport error (nobody there) on one branch."""
         proxied = self._by_client.get(key)
         if proxied is None:
             return
+        if unreachable:
+            proxied.unreachable.add(key)
         decision = proxied.context.on_timeout(key)
-        if decision.forward is not None:
-            self._upstream(proxied, decision.forward)
+        forward = decision.forward
+        if (
+            forward is not None
+            and forward.status == 408
+            and proxied.unreachable >= set(proxied.branches)
+        ):
+            # Every branch failed at the transport: the phone is gone, not silent. RFC 3261
+            # §8.1.3.1 treats a transport error as a 503, which a proxy turns into a 5xx; the
+            # caller learns more from 480 Temporarily Unavailable, as for an unregistered phone.
+            forward = make_response(proxied.request, 480, to_tag=self._token())
+        if forward is not None:
+            self._upstream(proxied, forward)
 
     def _upstream(self, proxied: _Proxied, response: Response) -> None:
         final = response.status >= 200
@@ -528,7 +584,7 @@ class SipService:
             return None
         registered = self._location.find_contact(request.uri, self._wall()) if not routes else None
         if registered is not None:
-            return Target(uri=request.uri, peer=registered)
+            return self._reachable(Target(uri=request.uri, peer=registered))
         if not is_ip(uri.host):
             return None
         transport = (uri.transport or ("tls" if uri.secure else "udp")).upper()
@@ -605,6 +661,8 @@ def _ignore() -> None:
     return None
 
 
+_DIALOG_METHODS = frozenset({"BYE", "PRACK", "UPDATE", "INFO", "REFER", "NOTIFY"})
+
 _ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, NOTIFY, REFER"
 
 _REASONS = {
@@ -621,6 +679,25 @@ _REASONS = {
 
 def _reason_for(status: int) -> str:
     return _REASONS.get(status, f"status_{status}")
+
+
+def _without_own_credentials(request: Request, realm: str) -> Headers:
+    """RFC 3261 §22.3: the proxy consumes the credentials of its own realm. They must never
+    reach the callee or a carrier, who could attack the extension's password offline."""
+    headers = request.headers
+    if "Proxy-Authorization" not in headers:
+        return headers
+    kept = [
+        value
+        for value, credentials in zip(
+            headers.get_all("Proxy-Authorization"), request.proxy_authorization, strict=True
+        )
+        if (credentials.param("realm") or "").lower() != realm.lower()
+    ]
+    headers = headers.without("Proxy-Authorization")
+    for value in kept:
+        headers = headers.with_added("Proxy-Authorization", value)
+    return headers
 
 
 def _addressed_to_server(request: Request) -> bool:

@@ -123,23 +123,34 @@ class Router:
         if isinstance(auth, Refused):
             return auth
         tenant, caller = auth.tenant, auth.extension
+        now = self.wall_clock()
+        uri = request.uri
+        user = _user_of(uri)
+
+        def refuse(status: StatusCode, reason: str) -> Refused:
+            # Every attempt past authentication leaves a call record, refused ones included.
+            call = self._call(
+                request,
+                tenant=tenant,
+                caller=caller.ext,
+                callee=user or "",
+                direction="internal",
+                now=now,
+            )
+            return Refused(status=status, reason=reason, tenant=tenant, call=call)
+
         from_uri = request.from_.uri
         if not isinstance(from_uri, SipUri) or from_uri.user_unescaped != caller.ext:
             # A phone may only call as itself (caller ID spoofing inside the tenant).
-            return Refused(
-                status=StatusCode.FORBIDDEN, reason="from_not_authenticated_user", tenant=tenant
-            )
-        uri = request.uri
-        user = _user_of(uri)
+            return refuse(StatusCode.FORBIDDEN, "from_not_authenticated_user")
         host = uri.host.lower() if isinstance(uri, SipUri) else tenant.domain
         owner = directory.tenant_by_domain(host)
         if owner is not None and owner.id != tenant.id:
-            return Refused(status=StatusCode.FORBIDDEN, reason="cross_tenant", tenant=tenant)
-        if owner is None and host not in self.local_hosts and not _is_dialled(user):
-            return Refused(status=StatusCode.FORBIDDEN, reason="relay_denied", tenant=tenant)
+            return refuse(StatusCode.FORBIDDEN, "cross_tenant")
+        if owner is None and host not in self.local_hosts and not _is_external(user):
+            return refuse(StatusCode.FORBIDDEN, "relay_denied")
         if user is None:
-            return Refused(status=StatusCode.NOT_FOUND, reason="no_user", tenant=tenant)
-        now = self.wall_clock()
+            return refuse(StatusCode.NOT_FOUND, "no_user")
         callee = directory.extension(tenant.id, user)
         if callee is not None:
             call = self._call(
@@ -151,7 +162,7 @@ class Router:
                 now=now,
             )
             return self._to_extension(tenant, callee.ext, call, now)
-        if _is_dialled(user):
+        if _is_external(user):
             return self._outbound(
                 request,
                 tenant=tenant,
@@ -160,19 +171,7 @@ class Router:
                 directory=directory,
                 now=now,
             )
-        return Refused(
-            status=StatusCode.NOT_FOUND,
-            reason="unknown_extension",
-            tenant=tenant,
-            call=self._call(
-                request,
-                tenant=tenant,
-                caller=caller.ext,
-                callee=user,
-                direction="internal",
-                now=now,
-            ),
-        )
+        return refuse(StatusCode.NOT_FOUND, "unknown_extension")
 
     def _to_extension(
         self, tenant: Tenant, ext: str, call: CallState | None, now: float
@@ -293,6 +292,19 @@ def _user_of(uri: Uri) -> str | None:
 
 def _is_dialled(user: str | None) -> bool:
     return user is not None and _DIALLED.fullmatch(_VISUAL.sub("", user)) is not None
+
+
+#: Shorter digit strings are extensions: a mistyped extension must not become a carrier call.
+#: The call-policy issue replaces this with the tenant's numbering plan (phonenumbers).
+_MIN_NATIONAL_DIGITS = 7
+
+
+def _is_external(user: str | None) -> bool:
+    """A number that leaves through a trunk: E.164 (+...), 00..., or at least 7 digits."""
+    if not _is_dialled(user) or user is None:
+        return False
+    digits = _VISUAL.sub("", user)
+    return digits.startswith(("+", "00")) or len(digits) >= _MIN_NATIONAL_DIGITS
 
 
 def _normalise(user: str) -> str:

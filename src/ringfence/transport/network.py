@@ -200,6 +200,11 @@ class Network:
 
     # -- sending ------------------------------------------------------------------------------
 
+    def has_flow(self, peer: Peer) -> bool:
+        """True when a message to ``peer`` can go now: UDP, or a live TCP/TLS connection."""
+        name = peer.transport.upper()
+        return name == "UDP" or (name, peer.host, peer.port) in self._connections
+
     def send(self, message: Request | Response, peer: Peer, on_error: Callable[[], None]) -> None:
         """Send now when the way is open; otherwise connect first, in the background."""
         data = message.to_bytes()

@@ -807,3 +807,16 @@ def call_id() -> str:
 def free_port_fixture() -> Callable[..., int]:
     """:func:`free_port`: a port free for UDP and TCP on a loopback address."""
     return free_port
+
+
+@dataclass(frozen=True, slots=True)
+class Toolkit:
+    """The helpers of this module, for test modules that provision a service of their own."""
+
+    service: type[Service]
+    run_cli: Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="session")
+def toolkit() -> Toolkit:
+    return Toolkit(service=Service, run_cli=run_cli)

@@ -41,6 +41,7 @@ from ringfence.sip.effects import (
 )
 from ringfence.sip.fields import Headers
 from ringfence.sip.headers import Via
+from ringfence.sip.inspect import Capabilities, inspect_request
 from ringfence.sip.message import Request, Response, make_response
 from ringfence.sip.parser import parse_message, response_for_parse_error
 from ringfence.sip.proxy import (
@@ -48,6 +49,7 @@ from ringfence.sip.proxy import (
     ResponseContext,
     forward_request,
     make_branch,
+    response_destination_is_safe,
     strip_top_via,
     validate_request,
 )
@@ -238,8 +240,22 @@ class SipService:
             self._in_dialog(request, source, key)
         elif request.method == "REGISTER":
             self._register(request, source, key)
-        elif request.method == "OPTIONS" and _addressed_to_server(request):
-            self._answer(key, request, StatusCode.OK, "options", extra=(("Allow", _ALLOW),))
+        elif inspected := inspect_request(request, _CAPABILITIES, check_require=False):
+            # RFC 3261 §8.2: body types and Accept are checked before anything else is done.
+            self._answer(key, request, inspected.status, inspected.code, extra=inspected.headers)
+        elif request.method == "OPTIONS":
+            # RFC 3261 §16.3 step 3 lets the proxy answer an OPTIONS itself; with Max-Forwards
+            # at zero it must not go further (RFC 4475 §3.3.11).
+            if request.max_forwards == 0 and not _addressed_to_server(request):
+                self._answer(key, request, StatusCode.TOO_MANY_HOPS, "too_many_hops")
+            else:
+                self._answer(
+                    key,
+                    request,
+                    StatusCode.OK,
+                    "options",
+                    extra=(("Allow", _ALLOW), ("Accept", "application/sdp")),
+                )
         elif request.method in ("INVITE", "MESSAGE"):
             self._route_new(request, source, key)
         elif request.method in _DIALOG_METHODS:
@@ -255,6 +271,10 @@ class SipService:
             )
 
     def _register(self, request: Request, source: Peer, key: TransactionKey) -> None:
+        if not isinstance(request.to.uri, SipUri):
+            # RFC 4475 §3.3.4: the address-of-record must be a SIP or SIPS URI.
+            self._answer(key, request, StatusCode.BAD_REQUEST, "aor_not_sip_uri")
+            return
         auth = self._router.authenticate(request, self._wall())
         if isinstance(auth, Refused):
             self._refuse(key, request, auth)
@@ -559,8 +579,8 @@ class SipService:
         if not 200 <= response.status < 300 or response.cseq.method != "INVITE":
             return
         upstream = strip_top_via(response)
-        if upstream is None:
-            return
+        if upstream is None or not response_destination_is_safe(upstream):
+            return  # RFC 4475 §3.3.10: never towards a broadcast or multicast address
         via = upstream.top_via
         host = via.received or via.host
         port = via.rport or via.port or 5060
@@ -660,6 +680,10 @@ class SipService:
 def _ignore() -> None:
     return None
 
+
+#: What the service handles: every method it routes or answers, SDP and the bodies phones
+#: exchange in MESSAGE and INFO.
+_CAPABILITIES = Capabilities()
 
 _DIALOG_METHODS = frozenset({"BYE", "PRACK", "UPDATE", "INFO", "REFER", "NOTIFY"})
 

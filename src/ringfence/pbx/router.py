@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from ipaddress import ip_address
 
 from ringfence.accounts import Directory, Extension, Tenant, Trunk
+from ringfence.errors import ParseError
 from ringfence.pbx.auth import Authenticator, AuthVerdict
 from ringfence.pbx.calls import CallState
 from ringfence.pbx.location import LocationStore
 from ringfence.sip.effects import Peer
 from ringfence.sip.message import Request
+from ringfence.sip.sdp import parse_sdp
 from ringfence.sip.status import StatusCode
 from ringfence.sip.uri import SipUri, TelUri, Uri
 
@@ -151,6 +153,10 @@ class Router:
             return refuse(StatusCode.FORBIDDEN, "relay_denied")
         if user is None:
             return refuse(StatusCode.NOT_FOUND, "no_user")
+        if tenant.encryption_required and request.method == "INVITE" and not _offers_srtp(request):
+            # The tenant's "encryption required" setting: media must be SRTP (RFC 4568), so an
+            # offer without RTP/SAVP is refused as unacceptable here.
+            return refuse(StatusCode.NOT_ACCEPTABLE_HERE, "encryption_required")
         callee = directory.extension(tenant.id, user)
         if callee is not None:
             call = self._call(
@@ -280,6 +286,20 @@ class Router:
             direction=direction,
             started_at=now,
         )
+
+
+def _offers_srtp(request: Request) -> bool:
+    """True when the INVITE carries an SDP offer whose every active stream is SRTP. An INVITE
+    without an offer (the offer comes in the 200) cannot be checked here and passes."""
+    content_type = request.content_type
+    if not request.body or content_type is None or content_type.essence != "application/sdp":
+        return not request.body
+    try:
+        offer = parse_sdp(request.body)
+    except ParseError:
+        return False
+    active = [m for m in offer.media if not m.is_rejected]
+    return bool(active) and all(m.is_srtp for m in active)
 
 
 def _user_of(uri: Uri) -> str | None:

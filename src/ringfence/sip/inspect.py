@@ -66,10 +66,14 @@ class Capabilities:
     response_types: frozenset[str] = frozenset({"application/sdp"})
 
 
-def inspect_request(request: Request, capabilities: Capabilities) -> Refusal | None:
+def inspect_request(
+    request: Request, capabilities: Capabilities, *, check_require: bool = True
+) -> Refusal | None:
     """Check a request the way RFC 3261 §8.2 orders it; the first failing check answers.
 
-    The request must already have passed :meth:`Request.validate` (a full parse).
+    The request must already have passed :meth:`Request.validate` (a full parse). A proxy
+    passes ``check_require=False``: Require names extensions of the UAS, not of the proxy
+    (RFC 3261 §16.3 step 5 checks Proxy-Require instead).
     """
     caps = capabilities
     # RFC 3261 §8.2.1: "If a UAS receives a request that it does not support, it MUST respond
@@ -90,7 +94,7 @@ def inspect_request(request: Request, capabilities: Capabilities) -> Refusal | N
     # RFC 3261 §8.2.2.3: "If a UAS does not understand an option-tag listed in a Require header
     # field, it MUST respond by generating a response with status code 420 (Bad Extension). The
     # UAS MUST add an Unsupported header field". Not for CANCEL or ACK (§8.2.2.3).
-    if request.method not in ("CANCEL", "ACK"):
+    if check_require and request.method not in ("CANCEL", "ACK"):
         unknown = [
             tag for tag in request.option_tags("Require") if tag.lower() not in caps.extensions
         ]

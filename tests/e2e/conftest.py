@@ -815,8 +815,35 @@ class Toolkit:
 
     service: type[Service]
     run_cli: Callable[..., subprocess.CompletedProcess[str]]
+    wait_bound: Callable[..., None]
 
 
 @pytest.fixture(scope="session")
 def toolkit() -> Toolkit:
-    return Toolkit(service=Service, run_cli=run_cli)
+    return Toolkit(service=Service, run_cli=run_cli, wait_bound=wait_bound)
+
+
+@pytest.fixture
+def tls_service(
+    request: pytest.FixtureRequest, tmp_path: Path, template: Callable[[str], Path]
+) -> Iterator[Service]:
+    """Like ``service``, but not run once per transport: for phones that use TLS (its sips
+    port), such as baresip (test_e2e_baresip.py). The trunk of the copied template is UDP and
+    unused. Stopped by SIGTERM at the end, which must exit 0 within 10 s."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(template("udp"), data_dir)
+    running = Service(data_dir, tmp_path)
+    running.start()
+    try:
+        wait_bound(running.host, running.sips_port, "tcp")
+    except AssertionError:
+        running.stop()
+        raise
+    yield running
+    failed = request.node.stash.get(_CALL_FAILED, False)
+    try:
+        if running.started:
+            running.stop_cleanly()
+    finally:
+        if failed:
+            print(f"=== ringfence serve log ({tmp_path})\n{running.log_text()}")

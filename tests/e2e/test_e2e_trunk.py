@@ -4,6 +4,7 @@ an extension dials out, and the gateway delivers a call to one of the tenant's n
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -79,3 +80,41 @@ def test_caller_credentials_are_not_relayed(service, phones, world, call_id):
         (invite,) = result.received("INVITE ")
         relayed = _header(invite, "Proxy-Authorization")
         assert relayed is None, f"the {peer} received the caller's credentials: {relayed}"
+
+
+def test_outbound_call_authenticates_to_the_gateway(
+    service, phones, world, call_id, free_port, toolkit
+):
+    """A trunk with credentials answers its gateway's 401 (RFC 3261 §22.2) with a second INVITE
+    that takes the next CSeq, and the caller's ACK and BYE follow that shift."""
+    gateway_ip = "127.0.0.3"
+    port = free_port(gateway_ip)
+    service.cli("tenant", "add", "delta", "--domain", "d.example")
+    service.cli("ext", "add", "delta", "4001", "--password", "Rb5-correct-staple")
+    service.cli("number", "add", "delta", "+15559990001", "--ext", "4001")
+    service.cli(
+        "trunk", "add", "delta", "carrier", "--host", f"{gateway_ip}:{port}",
+        "--transport", phones.transport, "--username", "gw-delta", "--password", "Tk7-gw-secret",
+    )  # fmt: skip
+    time.sleep(1.5)  # the running service picks admin changes up within a second
+    dora = type(world.alice)("delta", "d.example", "4001", "Rb5-correct-staple")
+    gateway = phones.sipp.start(
+        "gateway_uas_auth.xml",
+        transport=phones.transport,
+        local_ip=gateway_ip,
+        local_port=port,
+        fill={"username": "gw-delta", "password": "Tk7-gw-secret"},
+    )
+    toolkit.wait_bound(gateway_ip, port, phones.transport)
+
+    caller = phones.call(dora, world.dialled, call_id)
+    caller, gateway = phones.conclude(caller, gateway)
+
+    first, second = gateway.received("INVITE ")
+    assert _header(first, "Authorization") is None
+    assert 'username="gw-delta"' in _header(second, "Authorization")
+    assert int(_header(second, "CSeq").split()[0]) == int(_header(first, "CSeq").split()[0]) + 1
+    (bye,) = gateway.received("BYE ")
+    assert int(_header(bye, "CSeq").split()[0]) > int(_header(second, "CSeq").split()[0])
+    record = _record(service, "delta", call_id)
+    assert (record["direction"], record["final_status"]) == ("outbound", 200)

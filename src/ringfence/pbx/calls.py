@@ -25,6 +25,10 @@ class CallState:
     direction: str
     started_at: float
     answered_at: float | None = None
+    #: How far the callee side's CSeq runs ahead of the caller's: an INVITE the proxy had to send
+    #: again with credentials for a trunk took the next number, so the caller's later requests in
+    #: the dialog are shifted by this much on their way out and back.
+    cseq_offset: int = 0
 
 
 class CallTracker:
@@ -55,6 +59,11 @@ class CallTracker:
         state = self._calls.get((call_id, from_tag))
         if state is not None and state.answered_at is None:
             self._calls[(call_id, from_tag)] = replace(state, answered_at=now)
+
+    def shift_cseq(self, call_id: str, from_tag: str, by: int) -> None:
+        state = self._calls.get((call_id, from_tag))
+        if state is not None:
+            self._calls[(call_id, from_tag)] = replace(state, cseq_offset=state.cseq_offset + by)
 
     def end(self, state: CallState, *, status: int, reason: str | None, now: float) -> CallRecord:
         """Close the call and return its record (the caller writes it to the store)."""

@@ -20,13 +20,14 @@ from typing import Any, Protocol
 
 import structlog
 
-from ringfence.accounts import Tenant
+from ringfence.accounts import Tenant, Trunk
 from ringfence.errors import ParseError, TransactionError
 from ringfence.pbx.calls import CallState, CallTracker
 from ringfence.pbx.location import LocationStore
 from ringfence.pbx.metrics import Metrics
 from ringfence.pbx.registrar import RegistrarService, to_stored
 from ringfence.pbx.router import Refused, Router, Target, is_ip
+from ringfence.sip.digest import Algorithm, build_credentials, compute_ha1
 from ringfence.sip.effects import (
     AckTimeout,
     DeliverRequest,
@@ -96,6 +97,10 @@ class _Proxied:
     provisional: set[TransactionKey] = field(default_factory=set)
     cancel_wanted: set[TransactionKey] = field(default_factory=set)
     unreachable: set[TransactionKey] = field(default_factory=set)
+    trunk: Trunk | None = None
+    authenticated: set[TransactionKey] = field(default_factory=set)
+    #: The CSeq the request arrived with, when the copies carry a shifted one (see CallState).
+    original_cseq: str | None = None
     ending_call: CallState | None = None  # a BYE: the call it ends
 
 
@@ -350,6 +355,7 @@ class SipService:
             decision.tenant,
             decision.call,
             record_route=request.method == "INVITE",
+            trunk=decision.trunk,
         )
 
     def _in_dialog(self, request: Request, source: Peer, key: TransactionKey) -> None:
@@ -362,7 +368,13 @@ class SipService:
         if target is None:
             self._answer(key, request, StatusCode.NOT_FOUND, "unroutable_target")
             return
-        proxied = self._proxy(key, request, (target,), None, None, record_route=False)
+        original_cseq = None
+        if call.cseq_offset and request.from_.tag == call.from_tag:
+            original_cseq = request.headers.get("CSeq")
+            request = _shift_cseq(request, call.cseq_offset)
+        proxied = self._proxy(
+            key, request, (target,), None, None, record_route=False, original_cseq=original_cseq
+        )
         if request.method == "BYE" and proxied is not None:
             proxied.ending_call = call
 
@@ -391,11 +403,15 @@ class SipService:
         call: CallState | None,
         *,
         record_route: bool,
+        trunk: Trunk | None = None,
+        original_cseq: str | None = None,
     ) -> _Proxied | None:
         proxied = _Proxied(
             server=key,
             request=request,
             context=ResponseContext(request=request),
+            trunk=trunk,
+            original_cseq=original_cseq,
             tenant=tenant,
             call=call,
         )
@@ -488,6 +504,8 @@ class SipService:
         proxied = self._by_client.get(key)
         if proxied is None:
             return
+        if response.status in (401, 407) and self._answer_trunk_challenge(proxied, key, response):
+            return
         if response.status < 200:
             proxied.provisional.add(key)
             if key in proxied.cancel_wanted:
@@ -505,6 +523,73 @@ class SipService:
                 self._cancel_branch(proxied, branch)
         if decision.forward is not None:
             self._upstream(proxied, decision.forward)
+
+    def _answer_trunk_challenge(
+        self, proxied: _Proxied, key: TransactionKey, response: Response
+    ) -> bool:
+        """A trunk's gateway challenged our copy: send it again with the trunk's credentials
+        (RFC 3261 §22.2), once. The retry takes the next CSeq (§8.1.3.5), so the dialog's CSeq
+        on the gateway side runs one ahead from then on."""
+        trunk = proxied.trunk
+        if trunk is None or not trunk.username or key in proxied.authenticated:
+            return False
+        try:
+            offered = (
+                response.www_authenticate if response.status == 401 else response.proxy_authenticate
+            )
+        except ParseError:
+            return False
+        usable = [c for c in offered if c.algorithm in (Algorithm.MD5, Algorithm.SHA_256)]
+        if not usable:
+            return False
+        challenge = usable[0]
+        invite, peer = proxied.branches[key]
+        ha1 = compute_ha1(
+            username=trunk.username,
+            realm=challenge.realm,
+            password=trunk.password or "",
+            algorithm=challenge.algorithm,
+        )
+        credentials = build_credentials(
+            challenge=challenge,
+            method=invite.method,
+            uri=invite.request_uri,
+            username=trunk.username,
+            ha1=ha1,
+            cnonce=self._token(),
+            nc=1,
+        )
+        header = "Authorization" if response.status == 401 else "Proxy-Authorization"
+        via = invite.top_via.with_params(branch=make_branch(self._token(), proxied.request))
+        headers = (
+            invite.headers.without_first_element("Via")
+            .with_added("Via", str(via), first=True)
+            .with_value("CSeq", f"{invite.cseq.number + 1} {invite.method}")
+            .with_added(header, credentials.to_header_value())
+        )
+        retry = replace(invite, headers=headers)
+        proxied.context.retire(key)
+        log.info("trunk_auth", call_id=invite.call_id, trunk=trunk.name, realm=challenge.realm)
+
+        async def send_retry() -> None:
+            # After this turn of the loop, so that the transaction's ACK for the challenge
+            # leaves before the new INVITE (gateways expect that order).
+            try:
+                new_key, effects = self._layer.send_request(retry, peer, self._mono())
+            except TransactionError as error:
+                log.error("trunk_auth_failed", call_id=invite.call_id, error=str(error))
+                self._upstream(proxied, make_response(proxied.request, 503, to_tag=self._token()))
+                return
+            proxied.context.add_branch(new_key)
+            proxied.branches[new_key] = (retry, peer)
+            proxied.authenticated.add(new_key)
+            self._by_client[new_key] = proxied
+            if proxied.call is not None:
+                self.calls.shift_cseq(proxied.call.call_id, proxied.call.from_tag, 1)
+            self._run(effects)
+
+        self._spawn(send_retry())
+        return True
 
     def _on_branch_failed(self, key: TransactionKey, *, unreachable: bool) -> None:
         """Timer B/F (no answer) or a transport error (nobody there) on one branch."""
@@ -528,6 +613,10 @@ class SipService:
             self._upstream(proxied, forward)
 
     def _upstream(self, proxied: _Proxied, response: Response) -> None:
+        if proxied.original_cseq is not None:
+            response = replace(
+                response, headers=response.headers.with_value("CSeq", proxied.original_cseq)
+            )
         final = response.status >= 200
         if final and proxied.ending_call is not None:
             call, proxied.ending_call = proxied.ending_call, None
@@ -555,8 +644,11 @@ class SipService:
 
     def _forward_stateless(self, request: Request) -> None:
         """An ACK to a 2xx travels end to end, outside any transaction (RFC 3261 §16.11)."""
-        if self.calls.get(request.call_id, request.from_.tag, request.to.tag) is None:
+        call = self.calls.get(request.call_id, request.from_.tag, request.to.tag)
+        if call is None:
             return
+        if call.cseq_offset and request.from_.tag == call.from_tag:
+            request = _shift_cseq(request, call.cseq_offset)
         request = self._strip_own_routes(request)
         target = self._next_hop(request)
         if target is None:
@@ -748,6 +840,13 @@ def _stamp_via(request: Request, source: Peer) -> Request:
         "Via", str(stamped), first=True
     )
     return replace(request, headers=headers)
+
+
+def _shift_cseq(request: Request, by: int) -> Request:
+    cseq = request.cseq
+    return replace(
+        request, headers=request.headers.with_value("CSeq", f"{cseq.number + by} {cseq.method}")
+    )
 
 
 def _cancel_for(invite: Request) -> Request:

@@ -315,6 +315,11 @@ class ResponseContext:
             raise ValueError("no new branches after the final response was sent")
         self.branches[key] = BranchOutcome.PENDING
 
+    def retire(self, key: Hashable) -> None:
+        """Forget a branch whose request is being sent again as another branch (with
+        credentials, say): its final response no longer counts."""
+        self.branches.pop(key, None)
+
     @property
     def complete(self) -> bool:
         return all(o is BranchOutcome.COMPLETED for o in self.branches.values())

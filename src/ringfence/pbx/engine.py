@@ -24,6 +24,18 @@ from ringfence.accounts import Tenant, Trunk
 from ringfence.errors import ParseError, TransactionError
 from ringfence.pbx.calls import CallState, CallTracker
 from ringfence.pbx.location import LocationStore
+from ringfence.pbx.messages import (
+    ALLOW,
+    CAPABILITIES,
+    DIALOG_METHODS,
+    addressed_to_server,
+    cancel_for,
+    ignore,
+    reason_for,
+    shift_cseq,
+    stamp_via,
+    without_own_credentials,
+)
 from ringfence.pbx.metrics import Metrics
 from ringfence.pbx.registrar import RegistrarService, to_stored
 from ringfence.pbx.router import Refused, Router, Target, is_ip
@@ -40,9 +52,8 @@ from ringfence.sip.effects import (
     Transmit,
     TransportFailed,
 )
-from ringfence.sip.fields import Headers
 from ringfence.sip.headers import Via
-from ringfence.sip.inspect import Capabilities, inspect_request
+from ringfence.sip.inspect import inspect_request
 from ringfence.sip.message import Request, Response, make_response
 from ringfence.sip.parser import parse_message, response_for_parse_error
 from ringfence.sip.proxy import (
@@ -169,7 +180,7 @@ class SipService:
             message = parse_message(data, lazy=True, stream=source.reliable)
             if isinstance(message, Request) and message.method != "ACK":
                 response = make_response(message, 500, to_tag=self._token())
-                self._wire.send(response, source, _ignore)
+                self._wire.send(response, source, ignore)
         except Exception:  # the message itself is beyond answering
             log.debug("internal_error_unanswered", source=str(source))
 
@@ -189,7 +200,7 @@ class SipService:
         try:
             if isinstance(message, Request):
                 self._metrics.requests.labels(message.method).inc()
-                effects = self._layer.receive_request(_stamp_via(message, source), source, now)
+                effects = self._layer.receive_request(stamp_via(message, source), source, now)
             else:
                 effects = self._layer.receive_response(message, source, now)
         except (ParseError, TransactionError) as error:
@@ -205,7 +216,7 @@ class SipService:
                 key = effect.transaction
                 if isinstance(effect.message, Response):
                     self._metrics.responses.labels(str(effect.message.status)).inc()
-                on_error = functools.partial(self._transport_error, key) if key else _ignore
+                on_error = functools.partial(self._transport_error, key) if key else ignore
                 self._wire.send(effect.message, effect.target, on_error)
             elif isinstance(effect, DeliverRequest):
                 self._on_request(effect.request, effect.source, effect.transaction)
@@ -245,13 +256,13 @@ class SipService:
             self._in_dialog(request, source, key)
         elif request.method == "REGISTER":
             self._register(request, source, key)
-        elif inspected := inspect_request(request, _CAPABILITIES, check_require=False):
+        elif inspected := inspect_request(request, CAPABILITIES, check_require=False):
             # RFC 3261 §8.2: body types and Accept are checked before anything else is done.
             self._answer(key, request, inspected.status, inspected.code, extra=inspected.headers)
         elif request.method == "OPTIONS":
             # RFC 3261 §16.3 step 3 lets the proxy answer an OPTIONS itself; with Max-Forwards
             # at zero it must not go further (RFC 4475 §3.3.11).
-            if request.max_forwards == 0 and not _addressed_to_server(request):
+            if request.max_forwards == 0 and not addressed_to_server(request):
                 self._answer(key, request, StatusCode.TOO_MANY_HOPS, "too_many_hops")
             else:
                 self._answer(
@@ -259,11 +270,11 @@ class SipService:
                     request,
                     StatusCode.OK,
                     "options",
-                    extra=(("Allow", _ALLOW), ("Accept", "application/sdp")),
+                    extra=(("Allow", ALLOW), ("Accept", "application/sdp")),
                 )
         elif request.method in ("INVITE", "MESSAGE"):
             self._route_new(request, source, key)
-        elif request.method in _DIALOG_METHODS:
+        elif request.method in DIALOG_METHODS:
             # These only exist inside a dialog; without a To tag there is none to find.
             self._answer(key, request, StatusCode.CALL_DOES_NOT_EXIST, "no_dialog")
         else:
@@ -272,7 +283,7 @@ class SipService:
                 request,
                 StatusCode.METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                extra=(("Allow", _ALLOW),),
+                extra=(("Allow", ALLOW),),
             )
 
     def _register(self, request: Request, source: Peer, key: TransactionKey) -> None:
@@ -345,7 +356,7 @@ class SipService:
         if decision.call is not None:
             self.calls.start(decision.call)
             self._metrics.calls.set(len(self.calls))
-        headers = _without_own_credentials(request, decision.tenant.domain)
+        headers = without_own_credentials(request, decision.tenant.domain)
         for name, value in decision.set_headers:
             headers = headers.with_value(name, value)
         self._proxy(
@@ -371,7 +382,7 @@ class SipService:
         original_cseq = None
         if call.cseq_offset and request.from_.tag == call.from_tag:
             original_cseq = request.headers.get("CSeq")
-            request = _shift_cseq(request, call.cseq_offset)
+            request = shift_cseq(request, call.cseq_offset)
         proxied = self._proxy(
             key, request, (target,), None, None, record_route=False, original_cseq=original_cseq
         )
@@ -490,7 +501,7 @@ class SipService:
             proxied.cancel_wanted.add(branch)
             return
         invite, peer = proxied.branches[branch]
-        cancel = _cancel_for(invite)
+        cancel = cancel_for(invite)
         try:
             _, effects = self._layer.send_request(cancel, peer, self._mono())
         except TransactionError:
@@ -633,7 +644,7 @@ class SipService:
             record = self.calls.end(
                 proxied.call,
                 status=response.status,
-                reason=_reason_for(response.status),
+                reason=reason_for(response.status),
                 now=self._wall(),
             )
             self._metrics.calls.set(len(self.calls))
@@ -648,7 +659,7 @@ class SipService:
         if call is None:
             return
         if call.cseq_offset and request.from_.tag == call.from_tag:
-            request = _shift_cseq(request, call.cseq_offset)
+            request = shift_cseq(request, call.cseq_offset)
         request = self._strip_own_routes(request)
         target = self._next_hop(request)
         if target is None:
@@ -767,94 +778,3 @@ class SipService:
             await self._persistence.add_call_record(record)
         except Exception as error:
             log.error("call_record_failed", call_id=record.call_id, error=str(error))
-
-
-def _ignore() -> None:
-    return None
-
-
-#: What the service handles: every method it routes or answers, SDP and the bodies phones
-#: exchange in MESSAGE and INFO.
-_CAPABILITIES = Capabilities()
-
-_DIALOG_METHODS = frozenset({"BYE", "PRACK", "UPDATE", "INFO", "REFER", "NOTIFY"})
-
-_ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, NOTIFY, REFER"
-
-_REASONS = {
-    486: "busy",
-    487: "cancelled",
-    480: "unavailable",
-    408: "no_answer",
-    404: "not_found",
-    603: "declined",
-    600: "busy_everywhere",
-    488: "not_acceptable",
-}
-
-
-def _reason_for(status: int) -> str:
-    return _REASONS.get(status, f"status_{status}")
-
-
-def _without_own_credentials(request: Request, realm: str) -> Headers:
-    """RFC 3261 §22.3: the proxy consumes the credentials of its own realm. They must never
-    reach the callee or a carrier, who could attack the extension's password offline."""
-    headers = request.headers
-    if "Proxy-Authorization" not in headers:
-        return headers
-    kept = [
-        value
-        for value, credentials in zip(
-            headers.get_all("Proxy-Authorization"), request.proxy_authorization, strict=True
-        )
-        if (credentials.param("realm") or "").lower() != realm.lower()
-    ]
-    headers = headers.without("Proxy-Authorization")
-    for value in kept:
-        headers = headers.with_added("Proxy-Authorization", value)
-    return headers
-
-
-def _addressed_to_server(request: Request) -> bool:
-    uri = request.uri
-    return isinstance(uri, SipUri) and uri.user is None
-
-
-def _stamp_via(request: Request, source: Peer) -> Request:
-    """RFC 3261 §18.2.1 and RFC 3581 §4: record where the request really came from."""
-    try:
-        via = request.top_via
-    except ParseError:
-        return request
-    params: dict[str, str | None] = {}
-    if via.host.strip("[]") != source.host:
-        params["received"] = source.host
-    if via.rport_requested:
-        params["rport"] = str(source.port)
-        params["received"] = source.host
-    if not params:
-        return request
-    stamped = via.with_params(**params)
-    headers = request.headers.without_first_element("Via").with_added(
-        "Via", str(stamped), first=True
-    )
-    return replace(request, headers=headers)
-
-
-def _shift_cseq(request: Request, by: int) -> Request:
-    cseq = request.cseq
-    return replace(
-        request, headers=request.headers.with_value("CSeq", f"{cseq.number + by} {cseq.method}")
-    )
-
-
-def _cancel_for(invite: Request) -> Request:
-    """RFC 3261 §9.1: the CANCEL for a request we forwarded."""
-    fields: list[tuple[str, str]] = [("Via", str(invite.top_via))]
-    for name in ("Route", "From", "To", "Call-ID"):
-        fields.extend((name, v) for v in invite.headers.get_all(name))
-    fields.append(("CSeq", f"{invite.cseq.number} CANCEL"))
-    fields.append(("Max-Forwards", "70"))
-    fields.append(("Content-Length", "0"))
-    return Request(method="CANCEL", request_uri=invite.request_uri, headers=Headers(tuple(fields)))

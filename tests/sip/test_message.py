@@ -351,3 +351,14 @@ def test_rfc5118_valid(ruri: str, via: str, host: str, port: int | None) -> None
 def test_rfc5118_4_2_unbracketed_ipv6_is_invalid() -> None:
     with pytest.raises(ParseError):
         parse_message(V6_BASE.format(ruri="sip:2001:db8::10", via=V6_VIA).encode())
+
+
+@pytest.mark.parametrize("header", ["Supported", "Accept", "Allow", "Require"])
+def test_empty_list_headers_hold_no_elements(header: str) -> None:
+    """RFC 3261 §25.1 allows ``Supported:`` and friends to be empty; baresip sends one."""
+    msg = parse_message(
+        REGISTER.replace(b"Content-Length: 0", f"{header}:\r\nContent-Length: 0".encode())
+    )
+    assert msg.headers.elements(header) == ()
+    if header in ("Supported", "Require"):
+        assert msg.option_tags(header) == ()

@@ -46,7 +46,7 @@ class Authenticator:
         self,
         verifier: DigestVerifier,
         *,
-        algorithms: tuple[Algorithm, ...] = (Algorithm.MD5, Algorithm.SHA_256),
+        algorithms: tuple[Algorithm, ...] = (Algorithm.MD5,),
     ) -> None:
         self._verifier = verifier
         self._algorithms = algorithms
@@ -95,9 +95,10 @@ class Authenticator:
     def _challenge(
         self, realm: str, proxy: bool, now: float, *, stale: bool, reason: str
     ) -> AuthResult:
-        # RFC 8760 §2.4 lists challenges by preference, and a client takes the first it supports.
-        # Interop: many phones and SIPp take the first challenge whatever its algorithm and fail
-        # on SHA-256, so MD5 comes first by default; `algorithms` can put SHA-256 first.
+        # RFC 8760 §2.4: one challenge per algorithm, by preference. Interop: libre-based phones
+        # (baresip 1.x) fail on any non-MD5 challenge even when an MD5 one is offered too, and
+        # SIPp takes the first whatever its algorithm, so MD5 alone is the default; SHA-256 is
+        # accepted whenever a phone answers with it, and `algorithms` can offer it.
         header = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
         challenges = tuple(
             (

@@ -169,7 +169,10 @@ class Headers:
             return ()
         out: list[str] = []
         for value in values:
-            out.extend(split_commas(value))
+            # RFC 3261 §25.1 lets several list headers be empty (``Supported:``, ``Accept:``,
+            # ``Allow:``); an empty field holds no elements.
+            if value:
+                out.extend(split_commas(value))
         return tuple(out)
 
     def names(self) -> tuple[str, ...]:

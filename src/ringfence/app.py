@@ -18,7 +18,7 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -142,10 +142,21 @@ class RunningService:
     stop: asyncio.Event
     advertised: dict[str, tuple[str, int]]
     tasks: set[asyncio.Task[None]]
+    loops: set[asyncio.Task[None]]
     executor: ThreadPoolExecutor
+    disarm: Callable[[], None]
 
-    async def close(self) -> None:
+    async def close(self, *, drain: float = 5.0) -> None:
+        """Stop cleanly: background loops end, work in flight (binding and call-record commits
+        and the answers that wait on them) finishes within ``drain`` seconds, then the sockets
+        close, then the store. A call that ended before the stop keeps its record."""
         self.stop.set()
+        for task in list(self.loops):
+            task.cancel()
+        await asyncio.gather(*self.loops, return_exceptions=True)
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=drain)
+        self.disarm()  # no transaction timer fires into closed sockets
         await self.network.close()
         for task in list(self.tasks):
             task.cancel()
@@ -243,7 +254,11 @@ async def start_service(settings: Settings) -> RunningService:
     holder.append(service)
     timer: list[asyncio.TimerHandle | None] = [None]
 
+    stopping = [False]
+
     def arm(deadline: float | None) -> None:
+        if stopping[0]:
+            return
         if timer[0] is not None:
             timer[0].cancel()
             timer[0] = None
@@ -269,15 +284,25 @@ async def start_service(settings: Settings) -> RunningService:
                 log.error("directory_reload_failed", error=str(error))
 
     async def prune() -> None:
+        # The registrations gauge every 2 s; expired bindings out of memory and store every 30 s.
+        ticks = 0
         while not stop.is_set():
-            await asyncio.sleep(30.0)
-            location.prune(sources.now())
+            await asyncio.sleep(2.0)
+            ticks += 1
+            if ticks % 15 == 0:
+                location.prune(sources.now())
+                with contextlib.suppress(Exception):
+                    await persistence.call(store.delete_expired_bindings, sources.now())
             metrics.registrations.set(location.count(sources.now()))
-            with contextlib.suppress(Exception):
-                await persistence.call(store.delete_expired_bindings, sources.now())
 
-    spawn(reload_directory())
-    spawn(prune())
+    loops = {loop.create_task(reload_directory()), loop.create_task(prune())}
+
+    def disarm() -> None:
+        stopping[0] = True
+        if timer[0] is not None:
+            timer[0].cancel()
+            timer[0] = None
+
     log.info(
         "listening",
         listen=[f"{s.transport}:{s.host}:{s.port}" for s in network.bound],
@@ -292,7 +317,9 @@ async def start_service(settings: Settings) -> RunningService:
         stop=stop,
         advertised=advertised,
         tasks=tasks,
+        loops=loops,
         executor=executor,
+        disarm=disarm,
     )
 
 

@@ -5,6 +5,7 @@ Prometheus metrics for requests, responses by code, calls and registrations."""
 from __future__ import annotations
 
 import re
+import time
 import urllib.request
 
 import pytest
@@ -34,10 +35,17 @@ def test_logs_carry_decisions_but_no_secrets_and_metrics_count(service, sipp, tr
     assert not re.search(r'response="?[0-9a-f]{32}', log)
     assert not re.search(r"\b[0-9a-f]{64}\b", log)
 
-    with urllib.request.urlopen(
-        f"http://{service.host}:{service.metrics_port}/metrics", timeout=5
-    ) as answer:
-        metrics = answer.read().decode()
+    def scrape() -> str:
+        url = f"http://{service.host}:{service.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return str(answer.read().decode())
+
+    deadline = time.monotonic() + 6  # the registrations gauge is refreshed every 2 s
+    metrics = scrape()
+    while not re.search(r"^ringfence_registrations 1\.0$", metrics, re.M):
+        assert time.monotonic() < deadline, metrics
+        time.sleep(0.5)
+        metrics = scrape()
     assert re.search(r'^ringfence_sip_requests_total\{method="REGISTER"\} 2\.0$', metrics, re.M)
     assert re.search(r'^ringfence_sip_responses_total\{code="401"\} 1\.0$', metrics, re.M)
     assert re.search(r'^ringfence_sip_responses_total\{code="200"\} [1-9]', metrics, re.M)

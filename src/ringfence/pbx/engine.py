@@ -326,7 +326,8 @@ class SipService:
                 self._send_response(key, make_response(request, 500, to_tag=self._token()))
                 return
             self._location.replace(tenant.id, ext, registrations)
-            self._metrics.registrations.set(self._location.count(self._wall()))
+            # The gauge is refreshed by the pruning loop: counting every binding here would
+            # make each REGISTER cost more as the service grows.
             self._send_response(key, outcome.response)
 
         self._spawn(commit())

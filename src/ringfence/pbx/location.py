@@ -33,24 +33,42 @@ class LocationStore:
 
     def __init__(self) -> None:
         self._by_aor: dict[tuple[TenantId, str], tuple[Registration, ...]] = {}
+        # Contact URI -> registrations that bound it: in-dialog requests find a phone's flow by
+        # the URI they are sent to, in constant time (URIs hash by RFC 3261 §19.1.4 equality).
+        self._by_contact: dict[Uri, list[Registration]] = {}
 
     def lookup(self, tenant: TenantId, ext: str, now: float) -> tuple[Registration, ...]:
         return tuple(r for r in self._by_aor.get((tenant, ext), ()) if r.binding.expires_at > now)
 
     def replace(self, tenant: TenantId, ext: str, registrations: tuple[Registration, ...]) -> None:
+        for old in self._by_aor.get((tenant, ext), ()):
+            self._unindex(old)
         if registrations:
             self._by_aor[(tenant, ext)] = registrations
+            for new in registrations:
+                self._by_contact.setdefault(new.binding.contact.uri, []).append(new)
         else:
             self._by_aor.pop((tenant, ext), None)
 
+    def _unindex(self, registration: Registration) -> None:
+        uri = registration.binding.contact.uri
+        bound = self._by_contact.get(uri)
+        if bound is None:
+            return
+        remaining = [r for r in bound if r is not registration]
+        if remaining:
+            self._by_contact[uri] = remaining
+        else:
+            del self._by_contact[uri]
+
     def forget_tenant_extension(self, tenant: TenantId, ext: str) -> None:
-        self._by_aor.pop((tenant, ext), None)
+        self.replace(tenant, ext, ())
 
     def keep_only(self, exists: Callable[[TenantId, str], bool]) -> int:
         """Drop the bindings of extensions that no longer exist; return how many AORs went."""
         gone = [key for key in self._by_aor if not exists(*key)]
         for key in gone:
-            del self._by_aor[key]
+            self.replace(key[0], key[1], ())
         return len(gone)
 
     def is_registered_source(self, peer: Peer, now: float) -> bool:
@@ -63,10 +81,9 @@ class LocationStore:
 
     def find_contact(self, uri: Uri, now: float) -> Peer | None:
         """The flow of the live registration whose Contact is ``uri`` (RFC 3261 §19.1.4)."""
-        for regs in self._by_aor.values():
-            for r in regs:
-                if r.binding.expires_at > now and r.binding.contact.uri == uri:
-                    return r.source
+        for r in self._by_contact.get(uri, ()):
+            if r.binding.expires_at > now:
+                return r.source
         return None
 
     def count(self, now: float) -> int:

@@ -211,7 +211,7 @@ class Network:
         name = peer.transport.upper()
         if name == "UDP":
             udp = self._udp.get("UDP")
-            if udp is None:
+            if udp is None or udp.is_closing():
                 on_error()
                 return
             udp.sendto(data, (peer.host, peer.port))

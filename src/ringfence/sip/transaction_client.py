@@ -22,6 +22,7 @@ from ringfence.sip.effects import (
     TransportFailed,
 )
 from ringfence.sip.headers import Headers
+from ringfence.sip.machine import start_or_fire, transition
 from ringfence.sip.message import Request, Response
 from ringfence.sip.timers import Deadlines, TimerName, TimerSettings
 
@@ -262,19 +263,20 @@ class ClientInviteTransaction:
         return [TransportFailed(transaction=self.key)]
 
     def _wait(self, timer: TimerName, seconds: float, now: float) -> list[Effect]:
-        if seconds > 0:
-            self.deadlines.start(timer, now + seconds)
-            return []
-        return self.fire(timer, now)  # a zero-second timer fires at once
+        return start_or_fire(self.deadlines, timer, seconds, now, self.fire)
 
     def _move(self, event: ClientInviteEvent) -> ClientInviteState | None:
         """Take the transition for ``event``; return the state left, or None if absorbed."""
-        after = CLIENT_INVITE_TRANSITIONS.get((self.state, event))
+        after = transition(
+            CLIENT_INVITE_TRANSITIONS,
+            self.state,
+            event,
+            ClientInviteState.TERMINATED,
+            self.deadlines,
+        )
         if after is None:
             return None
         before, self.state = self.state, after
-        if after is ClientInviteState.TERMINATED:
-            self.deadlines.stop_all()
         return before
 
     def _transmit(self, message: Request) -> Transmit:
@@ -424,19 +426,20 @@ class ClientNonInviteTransaction:
         return [TransportFailed(transaction=self.key)]
 
     def _wait(self, timer: TimerName, seconds: float, now: float) -> list[Effect]:
-        if seconds > 0:
-            self.deadlines.start(timer, now + seconds)
-            return []
-        return self.fire(timer, now)  # a zero-second timer fires at once
+        return start_or_fire(self.deadlines, timer, seconds, now, self.fire)
 
     def _move(self, event: ClientNonInviteEvent) -> ClientNonInviteState | None:
         """Take the transition for ``event``; return the state left, or None if absorbed."""
-        after = CLIENT_NON_INVITE_TRANSITIONS.get((self.state, event))
+        after = transition(
+            CLIENT_NON_INVITE_TRANSITIONS,
+            self.state,
+            event,
+            ClientNonInviteState.TERMINATED,
+            self.deadlines,
+        )
         if after is None:
             return None
         before, self.state = self.state, after
-        if after is ClientNonInviteState.TERMINATED:
-            self.deadlines.stop_all()
         return before
 
     def _transmit(self) -> Transmit:

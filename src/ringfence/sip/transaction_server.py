@@ -22,6 +22,7 @@ from ringfence.sip.effects import (
     Transmit,
     TransportFailed,
 )
+from ringfence.sip.machine import start_or_fire, transition
 from ringfence.sip.message import Request, Response, make_response
 from ringfence.sip.status import StatusCode
 from ringfence.sip.timers import Deadlines, TimerName, TimerSettings
@@ -311,19 +312,20 @@ class ServerInviteTransaction:
         return self._transmit(trying)
 
     def _wait(self, timer: TimerName, seconds: float, now: float) -> list[Effect]:
-        if seconds > 0:
-            self.deadlines.start(timer, now + seconds)
-            return []
-        return self.fire(timer, now)  # a zero-second timer fires at once
+        return start_or_fire(self.deadlines, timer, seconds, now, self.fire)
 
     def _move(self, event: ServerInviteEvent) -> ServerInviteState | None:
-        """Take the transition for ``event``; return the state left, or None if there is none."""
-        after = SERVER_INVITE_TRANSITIONS.get((self.state, event))
+        """Take the transition for ``event``; return the state left, or None if absorbed."""
+        after = transition(
+            SERVER_INVITE_TRANSITIONS,
+            self.state,
+            event,
+            ServerInviteState.TERMINATED,
+            self.deadlines,
+        )
         if after is None:
             return None
         before, self.state = self.state, after
-        if after is ServerInviteState.TERMINATED:
-            self.deadlines.stop_all()
         return before
 
     def _transmit(self, response: Response) -> Transmit:
@@ -478,19 +480,20 @@ class ServerNonInviteTransaction:
         return [TransportFailed(transaction=self.key)]
 
     def _wait(self, timer: TimerName, seconds: float, now: float) -> list[Effect]:
-        if seconds > 0:
-            self.deadlines.start(timer, now + seconds)
-            return []
-        return self.fire(timer, now)  # a zero-second timer fires at once
+        return start_or_fire(self.deadlines, timer, seconds, now, self.fire)
 
     def _move(self, event: ServerNonInviteEvent) -> ServerNonInviteState | None:
-        """Take the transition for ``event``; return the state left, or None if there is none."""
-        after = SERVER_NON_INVITE_TRANSITIONS.get((self.state, event))
+        """Take the transition for ``event``; return the state left, or None if absorbed."""
+        after = transition(
+            SERVER_NON_INVITE_TRANSITIONS,
+            self.state,
+            event,
+            ServerNonInviteState.TERMINATED,
+            self.deadlines,
+        )
         if after is None:
             return None
         before, self.state = self.state, after
-        if after is ServerNonInviteState.TERMINATED:
-            self.deadlines.stop_all()
         return before
 
     def _transmit(self, response: Response) -> Transmit:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ringfence.accounts import TenantId
 
-__all__ = ["CALL_DIRECTIONS", "CallRecord", "StoredBinding"]
+__all__ = ["CALL_DIRECTIONS", "BindingsWrite", "CallRecord", "StoredBinding"]
 
 CALL_DIRECTIONS = ("internal", "outbound", "inbound")
 
@@ -63,3 +63,12 @@ class CallRecord:
             raise ValueError(
                 f"direction {self.direction!r} is not one of {', '.join(CALL_DIRECTIONS)}"
             )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BindingsWrite:
+    """Make ``bindings`` the whole set of registrations of (tenant, ext): one write of a batch."""
+
+    tenant_id: TenantId
+    ext: str
+    bindings: tuple[StoredBinding, ...]

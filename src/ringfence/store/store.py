@@ -18,7 +18,7 @@ from ringfence.store import activity
 from ringfence.store.accounts_repo import SqlAccountsUnitOfWork, load_directory, read_revision
 from ringfence.store.database import Database
 from ringfence.store.migrate import current_revision, head_revision, upgrade
-from ringfence.store.records import CALL_DIRECTIONS, CallRecord, StoredBinding
+from ringfence.store.records import CALL_DIRECTIONS, BindingsWrite, CallRecord, StoredBinding
 
 __all__ = ["Migration", "Store"]
 
@@ -196,6 +196,28 @@ class Store:
                 return activity.add_call_record(session, record)
         except Conflict as error:
             raise NotFound(f"no tenant {record.tenant_id} for call {record.call_id!r}") from error
+
+    def write_batch(self, writes: Sequence[BindingsWrite | CallRecord]) -> None:
+        """Commit several call-path writes in one transaction (group commit).
+
+        ``writes`` holds replacements of one AOR's bindings (:class:`BindingsWrite`) and call
+        records, applied in order. All are committed together or none is: the caller falls back
+        to writing them one by one, so one bad write cannot sink the others.
+        """
+        for write in writes:
+            if isinstance(write, CallRecord) and write.direction not in CALL_DIRECTIONS:
+                raise InvalidInput(f"direction {write.direction!r} is not one of {CALL_DIRECTIONS}")
+        try:
+            with self._db.write() as session:
+                for write in writes:
+                    if isinstance(write, CallRecord):
+                        activity.add_call_record(session, write)
+                    else:
+                        activity.replace_bindings(
+                            session, write.tenant_id, write.ext, write.bindings
+                        )
+        except Conflict as error:
+            raise NotFound(f"a write of the batch names something gone: {error}") from error
 
     def list_call_records(self, tenant_id: TenantId, *, limit: int = 100) -> list[CallRecord]:
         """This tenant's call records, the most recently ended first."""

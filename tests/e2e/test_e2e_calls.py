@@ -69,3 +69,23 @@ def _cseq(message):
 
 def _first_line(message):
     return message.splitlines()[0]
+
+
+def test_forked_call_cancels_the_branch_that_loses(service, phones, world, call_id):
+    """Two phones of one extension ring in parallel; one answers and the other is cancelled
+    (RFC 3261 §16.7 step 10), and the caller sees one answer."""
+    alice, bob = world.alice, world.bob
+    loser = phones.registered(bob, call_id, "uas_registered_cancel.xml")
+    winner = phones.registered(bob, call_id)
+    bound = [b for b in service.registrations(bob.tenant) if b["ext"] == bob.ext]
+    assert len(bound) == 2, bound
+
+    caller = phones.call(alice, bob.ext, call_id)
+    caller, winner, loser = phones.conclude(caller, winner, loser)
+
+    assert len(winner.received("INVITE ")) == 1
+    assert len(loser.received("INVITE ")) == 1
+    assert len(loser.received("CANCEL ")) == 1
+    assert len({_cseq(m) for m in caller.received("SIP/2.0 200")}) == 2  # the INVITE and the BYE
+    record = _record(service, alice.tenant, call_id)
+    assert record["final_status"] == 200

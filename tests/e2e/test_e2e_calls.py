@@ -89,3 +89,19 @@ def test_forked_call_cancels_the_branch_that_loses(service, phones, world, call_
     assert len({_cseq(m) for m in caller.received("SIP/2.0 200")}) == 2  # the INVITE and the BYE
     record = _record(service, alice.tenant, call_id)
     assert record["final_status"] == 200
+
+
+def test_reinvite_inside_the_dialog_follows_the_route(service, phones, world, call_id):
+    """A re-INVITE (hold: sendonly) travels the record-route to the callee and is answered."""
+    alice, bob = world.alice, world.bob
+    callee = phones.registered(bob, call_id, "uas_registered_reinvite.xml")
+
+    caller = phones.call(alice, bob.ext, call_id, "uac_reinvite.xml")
+    caller, callee = phones.conclude(caller, callee)
+
+    invites = callee.received("INVITE ")
+    assert len(invites) == 2
+    assert "a=sendonly" in invites[1]
+    answers = {_cseq(m) for m in caller.received("SIP/2.0 200")}
+    assert answers == {"2 INVITE", "3 INVITE", "4 BYE"}, answers
+    assert _record(service, alice.tenant, call_id)["final_status"] == 200

@@ -79,7 +79,7 @@ class Algorithm(Enum):
         """Read an ``algorithm`` value, case-insensitively; ``None`` when it is unknown."""
         # RFC 7616 §3.3: "If this is not present, it is assumed to be "MD5"."
         wanted = "md5" if token is None else token.lower()
-        return next((member for member in cls if member.value.lower() == wanted), None)
+        return _ALGORITHMS_BY_TOKEN.get(wanted)
 
     @property
     def is_session(self) -> bool:
@@ -97,6 +97,10 @@ class Algorithm(Enum):
     @property
     def hex_length(self) -> int:
         return 32 if self.hash_name == "md5" else 64
+
+
+#: Algorithm tokens in lower case, for the lookup every parsed credential makes.
+_ALGORITHMS_BY_TOKEN = {member.value.lower(): member for member in Algorithm}
 
 
 def _h(algorithm: Algorithm, data: str) -> str:

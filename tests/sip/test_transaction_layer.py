@@ -32,7 +32,7 @@ from ringfence.sip.transaction_server import ServerInviteState, ServerNonInviteS
 
 UDP = Peer(transport="UDP", host="192.0.2.1", port=5060)
 TCP = Peer(transport="TCP", host="192.0.2.1", port=40312)
-BADBRANCH = Path("/work/shared/sip-corpora/rfc4475/badbranch.dat")
+BADBRANCH = Path(__file__).parent / "corpus" / "rfc4475" / "badbranch.dat"
 
 
 def make_request(

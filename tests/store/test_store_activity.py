@@ -9,7 +9,7 @@ import pytest
 
 from ringfence.accounts import Tenant, TenantId
 from ringfence.errors import InvalidInput, NotFound
-from ringfence.store import CallRecord, Store, StoredBinding
+from ringfence.store import BindingsWrite, CallRecord, Store, StoredBinding
 
 BindingFactory = Callable[..., StoredBinding]
 
@@ -70,6 +70,29 @@ def test_replace_bindings_replaces_the_whole_set_of_one_aor(
     store.replace_bindings(acme.id, "1001", [second, third])
     assert store.list_bindings(acme.id) == [second, third, other]
     store.replace_bindings(acme.id, "1001", [])
+    assert store.list_bindings(acme.id) == [other]
+
+
+def test_a_group_commit_keeps_the_last_replacement_of_each_aor_and_every_record(
+    store: Store, make_binding: BindingFactory
+) -> None:
+    acme = _tenant(store, "acme", "1001", "1002")
+    old = make_binding(acme.id, "1001", contact="<sip:1001@192.0.2.10>")
+    new = make_binding(acme.id, "1001", contact="<sip:1001@192.0.2.11>", cseq=2)
+    other = make_binding(acme.id, "1002")
+    store.write_batch(
+        [
+            BindingsWrite(tenant_id=acme.id, ext="1001", bindings=(old,)),
+            _record(acme.id, "c1", 100.0),
+            BindingsWrite(tenant_id=acme.id, ext="1002", bindings=(other,)),
+            BindingsWrite(tenant_id=acme.id, ext="1001", bindings=(new,)),
+            _record(acme.id, "c2", 200.0),
+        ]
+    )
+    assert store.list_bindings(acme.id) == [new, other]
+    assert [r.call_id for r in store.list_call_records(acme.id)] == ["c2", "c1"]
+    # An emptied set in a later group unregisters the AOR.
+    store.write_batch([BindingsWrite(tenant_id=acme.id, ext="1001", bindings=())])
     assert store.list_bindings(acme.id) == [other]
 
 

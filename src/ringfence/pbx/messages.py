@@ -92,11 +92,7 @@ def stamp_via(request: Request, source: Peer) -> Request:
         params["received"] = source.host
     if not params:
         return request
-    stamped = via.with_params(**params)
-    headers = request.headers.without_first_element("Via").with_added(
-        "Via", str(stamped), first=True
-    )
-    return replace(request, headers=headers)
+    return request.with_top_via(via.with_params(**params))
 
 
 def shift_cseq(request: Request, by: int) -> Request:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import TypeVar, cast
+from typing import Self, TypeVar, cast
 
 from ringfence.errors import ParseError
 from ringfence.sip.digest import Challenge, Credentials, parse_challenge, parse_credentials
@@ -104,6 +104,27 @@ class Message:
             ) from error
         self._cache[key] = value
         return value
+
+    def with_top_via(self, via: Via) -> Self:
+        """This message with its first Via element replaced by ``via`` (a proxy stamping
+        received/rport, say). What was parsed already carries over, except the Via values."""
+        headers = self.headers.without_first_element("Via").with_added("Via", str(via), first=True)
+        changed = replace(self, headers=headers)
+        cache = changed._cache
+        cache.update(self._cache)
+        cache["top_via"] = via
+        vias = self._cache.get("via")
+        if vias is not None:
+            cache["via"] = (via, *cast(tuple[Via, ...], vias)[1:])
+        return changed
+
+    def forget_parsed(self) -> None:
+        """Drop the typed values parsed so far; an accessor parses its header again if asked.
+
+        A transaction that only waits out a timer keeps its messages for 32 s or more; shedding
+        their parsed values keeps the live objects few, and the garbage collector's passes short.
+        """
+        self._cache.clear()
 
     def _single(self, name: str) -> str | None:
         # The first field; a repeated single-value header is refused by validate() (a full

@@ -80,7 +80,10 @@ TransactionState: TypeAlias = (
 _LegacyGroup: TypeAlias = tuple[str, int, str | None]
 
 _RFC2543_PREFIX = "rfc2543-"  # the branch of an RFC 2543 server transaction's key
-_COMPACT_FLOOR = 256  # stale heap entries tolerated before the heap is rebuilt
+# The timers that only wait: the transaction has answered (or been answered) and stays to absorb
+# retransmissions. It no longer needs the typed values parsed from its messages.
+_WAIT_TIMERS = frozenset({TimerName.D, TimerName.H, TimerName.I, TimerName.J, TimerName.K})
+_WAIT_TIMERS |= {TimerName.L, TimerName.M}
 
 
 def is_rfc3261_branch(branch: str | None) -> bool:
@@ -119,7 +122,6 @@ class TransactionLayer:
         self._legacy_serial = count(1)
         self._heap: list[tuple[float, int, TransactionKey, TimerName]] = []
         self._heap_order = count()
-        self._compact_above = _COMPACT_FLOOR
 
     @property
     def settings(self) -> TimerSettings:
@@ -403,14 +405,21 @@ class TransactionLayer:
     # --- bookkeeping --------------------------------------------------------------------------
 
     def _settle(self, machine: Transaction, effects: list[Effect]) -> list[Effect]:
-        """Queue the timers ``machine`` started; forget it if it terminated."""
+        """Queue the timers ``machine`` started; forget it if it terminated.
+
+        A stopped timer leaves its heap entry behind until it comes due and is skipped; no timer
+        runs longer than 64*T1, so the heap holds at most the timers started in that span and
+        never needs a rebuild (which, over tens of thousands of transactions, stalled the loop).
+        """
+        waiting = False
         for timer, at in machine.deadlines.take_started():
             heapq.heappush(self._heap, (at, next(self._heap_order), machine.key, timer))
+            waiting = waiting or timer in _WAIT_TIMERS
         if machine.terminated:
             self._forget(machine)
             effects.append(TransactionTerminated(transaction=machine.key))
-        if len(self._heap) > self._compact_above:
-            self._compact()
+        elif waiting:
+            _shed(machine)
         return effects
 
     def _forget(self, machine: Transaction) -> None:
@@ -426,24 +435,18 @@ class TransactionLayer:
             if not members:
                 self._legacy.pop(group, None)
 
-    def _compact(self) -> None:
-        """Rebuild the heap from the running timers, dropping stale entries.
-
-        Stopped timers and those of forgotten transactions stay in the heap until they come
-        due; this keeps memory bounded when many transactions end early.
-        """
-        heap = [
-            (at, next(self._heap_order), key, timer)
-            for key, machine in self._transactions.items()
-            for timer, at in machine.deadlines.items()
-        ]
-        heapq.heapify(heap)
-        self._heap = heap
-        self._compact_above = max(_COMPACT_FLOOR, 2 * len(heap))
-
     def _is_running(self, key: TransactionKey, timer: TimerName, at: float) -> bool:
         machine = self._transactions.get(key)
         return machine is not None and machine.deadlines.is_running(timer, at)
+
+
+def _shed(machine: Transaction) -> None:
+    """Drop what was parsed from the messages of a transaction that only waits out a timer."""
+    machine.request.forget_parsed()
+    for name in ("last_response", "last_provisional", "_final", "_ack"):
+        message = getattr(machine, name, None)
+        if message is not None:
+            message.forget_parsed()
 
 
 class _Rfc2543Rule(Enum):

@@ -208,14 +208,8 @@ class Store:
             if isinstance(write, CallRecord) and write.direction not in CALL_DIRECTIONS:
                 raise InvalidInput(f"direction {write.direction!r} is not one of {CALL_DIRECTIONS}")
         try:
-            with self._db.write() as session:
-                for write in writes:
-                    if isinstance(write, CallRecord):
-                        activity.add_call_record(session, write)
-                    else:
-                        activity.replace_bindings(
-                            session, write.tenant_id, write.ext, write.bindings
-                        )
+            with self._db.connection() as connection:
+                activity.apply_writes(connection, writes)
         except Conflict as error:
             raise NotFound(f"a write of the batch names something gone: {error}") from error
 

@@ -334,6 +334,8 @@ async def start_service(settings: Settings) -> RunningService:
     def arm(deadline: float | None) -> None:
         if stopping[0]:
             return
+        if timer[0] is not None and deadline is not None and timer[0].when() == deadline:
+            return  # most requests leave the earliest deadline where it was
         if timer[0] is not None:
             timer[0].cancel()
             timer[0] = None

@@ -1,6 +1,59 @@
-"""Customer-controlled call rules, pure: evaluate(attempt, rules, now) -> Decision.
+"""Customer-controlled call policy, pure: ``evaluate(attempt, effective_rules, now) -> Decision``.
 
-Not built yet: this package holds its place in the layout of DESIGN.md §2.
+Dialled forms are normalised once (:func:`normalise`, phonenumbers); the rules in effect for an
+extension merge the service defaults, its tenant's settings and its own
+(:func:`effective_rules`); :func:`evaluate` decides, with a reason code for every refusal.
 """
 
-__all__: list[str] = []
+from ringfence.policy.evaluate import Attempt, Decision, Direction, Reason, evaluate
+from ringfence.policy.model import (
+    DEFAULT_BLOCKED_TYPES,
+    SERVICE_DEFAULTS,
+    SETTING_NAMES,
+    BlockTreatment,
+    CallerBlock,
+    EffectiveRules,
+    PolicySettings,
+    TimeWindow,
+    effective_rules,
+)
+from ringfence.policy.numbers import Destination, DestinationKind, NumberType, normalise
+from ringfence.policy.tables import (
+    HighRiskRange,
+    HighRiskRanges,
+    Rate,
+    RateTable,
+    TableError,
+    load_packaged_high_risk,
+    parse_high_risk_csv,
+    parse_rates_csv,
+)
+
+__all__ = [
+    "DEFAULT_BLOCKED_TYPES",
+    "SERVICE_DEFAULTS",
+    "SETTING_NAMES",
+    "Attempt",
+    "BlockTreatment",
+    "CallerBlock",
+    "Decision",
+    "Destination",
+    "DestinationKind",
+    "Direction",
+    "EffectiveRules",
+    "HighRiskRange",
+    "HighRiskRanges",
+    "NumberType",
+    "PolicySettings",
+    "Rate",
+    "RateTable",
+    "Reason",
+    "TableError",
+    "TimeWindow",
+    "effective_rules",
+    "evaluate",
+    "load_packaged_high_risk",
+    "normalise",
+    "parse_high_risk_csv",
+    "parse_rates_csv",
+]

@@ -58,7 +58,7 @@ def test_init_creates_everything_and_is_idempotent(tmp_path: Path) -> None:
     assert "up to date" in again
     assert (data_dir / "secret").read_bytes() == secret
     report = run_json(data_dir, "init")
-    assert report["schema"] == "0001"
+    assert report["schema"] == "0002"
     assert set(report["tls_hosts"]) >= {"localhost", "127.0.0.1"}
 
 
@@ -87,6 +87,13 @@ def test_init_demo_prints_the_softphone_settings_once(tmp_path: Path) -> None:
 
 def test_tenants_extensions_trunks_and_numbers(data: Path) -> None:
     run(data, "tenant", "add", "acme", "--domain", "Acme.Example")
+    uk = run_json(
+        data, "tenant", "add", "brit", "--domain", "brit.example", "--country", "gb",
+        "--timezone", "Europe/London",
+    )  # fmt: skip
+    assert (uk["country"], uk["timezone"]) == ("GB", "Europe/London")
+    listed = {t["name"]: t for t in run_json(data, "tenant", "list")}
+    assert (listed["acme"]["country"], listed["acme"]["timezone"]) == ("US", "UTC")
     added = run_json(data, "ext", "add", "acme", "1001", "--name", "Reception")
     assert added["ext"] == "1001"
     assert added["display_name"] == "Reception"
@@ -162,6 +169,11 @@ def test_no_cleartext_password_reaches_the_database_file(data: Path) -> None:
         (["tenant", "add", "acme2", "--domain", "acme.example"], "belongs to tenant 'acme'"),
         (["tenant", "add", "Bad Name", "--domain", "x.example"], "lower-case"),
         (["tenant", "add", "x", "--domain", "not a host"], "not a host name"),
+        (["tenant", "add", "x", "--domain", "x.example", "--country", "XX"], "ISO 3166 code"),
+        (
+            ["tenant", "add", "x", "--domain", "x.example", "--timezone", "Mars/Base"],
+            "not a time zone",
+        ),
         (["ext", "add", "nope", "1001"], "no tenant named 'nope'"),
         (["ext", "add", "acme", "1001", "--password", "short"], "8 to 128 characters"),
         (["ext", "remove", "acme", "9999"], "acme has no extension '9999'"),

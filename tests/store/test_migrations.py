@@ -21,6 +21,9 @@ TABLES = {
     "bindings",
     "call_records",
     "audit_log",
+    "policy_settings",
+    "caller_blocks",
+    "rates",
     "meta",
     "alembic_version",
 }
@@ -36,7 +39,7 @@ def test_migrate_builds_every_table_from_empty(db_url: str) -> None:
             store.check_schema()
         first = store.migrate()
         assert first.before is None
-        assert first.after == "0001"
+        assert first.after == "0002"
         assert first.changed
         store.check_schema()
         assert store.revision() == 0
@@ -50,7 +53,7 @@ def test_migrate_builds_every_table_from_empty(db_url: str) -> None:
 
 def test_migrate_again_changes_nothing(store: Store) -> None:
     again = store.migrate()
-    assert (again.before, again.after, again.changed) == ("0001", "0001", False)
+    assert (again.before, again.after, again.changed) == ("0002", "0002", False)
 
 
 def test_migrations_match_the_table_classes(store: Store, db_url: str) -> None:
@@ -71,9 +74,36 @@ def test_migrations_ship_inside_the_package() -> None:
     versions = Path(ringfence.store.__file__).parent / "migrations" / "versions"
     assert (versions.parent / "env.py").is_file()
     assert (versions.parent / "script.py.mako").is_file()
-    assert sorted(p.name for p in versions.glob("0*.py")) == ["0001_initial.py"]
+    assert sorted(p.name for p in versions.glob("0*.py")) == [
+        "0001_initial.py",
+        "0002_call_policy.py",
+    ]
 
 
 def test_a_store_that_is_not_migrated_says_to_run_init(db_url: str) -> None:
     with Store.open(db_url) as store, pytest.raises(SchemaMismatch, match="ringfence init"):
         store.revision()
+
+
+def test_upgrading_an_existing_database_keeps_its_tenants(db_url: str) -> None:
+    """A database made by the first release gains the call-policy schema with its data intact:
+    existing tenants are in the US and on UTC until an admin says otherwise."""
+    from alembic import command
+
+    from ringfence.store.migrate import alembic_config
+
+    engine = create_engine(_engine_url(db_url))
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0001")
+            connection.exec_driver_sql(
+                "INSERT INTO tenants (name, domain, encryption_required, created_at)"
+                " VALUES ('acme', 'acme.example', false, 1.0)"
+            )
+    finally:
+        engine.dispose()
+    with Store.open(db_url) as store:
+        migration = store.migrate()
+        assert (migration.before, migration.after) == ("0001", "0002")
+        (tenant,) = store.load_directory().tenants()
+        assert (tenant.name, tenant.country, tenant.timezone) == ("acme", "US", "UTC")

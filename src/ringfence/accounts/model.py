@@ -34,6 +34,8 @@ class Tenant:
     """A customer. Its SIP domain is also its digest realm, and it is unique.
 
     ``encryption_required`` refuses calls whose offer has no SRTP (RTP/SAVP) with 488.
+    ``country`` (ISO 3166 alpha-2) decides which calls are domestic and how national numbers
+    are read; ``timezone`` (IANA name) is the clock of its time-of-day rules.
     """
 
     id: TenantId
@@ -41,6 +43,8 @@ class Tenant:
     domain: str
     created_at: float
     encryption_required: bool = False
+    country: str = "US"
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,7 +28,14 @@ class AccountsUnitOfWork(Protocol):
     def tenant_with_domain(self, domain: str) -> Tenant | None: ...
 
     def add_tenant(
-        self, *, name: str, domain: str, encryption_required: bool, created_at: float
+        self,
+        *,
+        name: str,
+        domain: str,
+        encryption_required: bool,
+        created_at: float,
+        country: str = "US",
+        timezone: str = "UTC",
     ) -> Tenant: ...
 
     # -- extensions -----------------------------------------------------------------------

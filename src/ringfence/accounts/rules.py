@@ -11,6 +11,9 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
 
 from ringfence.accounts.model import TRUNK_TRANSPORTS
 from ringfence.errors import InvalidInput
@@ -19,10 +22,12 @@ __all__ = [
     "PASSWORD_ALPHABET",
     "PASSWORD_LENGTH",
     "RandomSource",
+    "check_country",
     "check_display_name",
     "check_ext",
     "check_name",
     "check_password",
+    "check_timezone",
     "check_transport",
     "check_trunk_credentials",
     "generate_password",
@@ -218,3 +223,28 @@ def normalise_e164(number: str) -> str:
             " 8 to 15 digits in all (for example +442079460000)"
         )
     return compact
+
+
+def check_country(country: str) -> str:
+    """An ISO 3166 alpha-2 country code with a numbering plan (``US``, ``GB``), upper-cased."""
+    code = country.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidInput(
+            f"{country!r} is not a country code with a numbering plan; give an ISO 3166 code"
+            " such as US, GB or DE"
+        )
+    return code
+
+
+def check_timezone(name: str) -> str:
+    """An IANA time zone name (``Europe/London``, ``America/New_York``, ``UTC``)."""
+    text = name.strip()
+    try:
+        if not text or text.startswith(("/", ".")) or ".." in text:
+            raise ValueError(text)
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidInput(
+            f"{name!r} is not a time zone; give an IANA name such as Europe/London or UTC"
+        ) from error
+    return text

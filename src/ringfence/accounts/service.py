@@ -18,10 +18,12 @@ from ringfence.accounts.model import AuditEntry, Extension, PhoneNumber, Tenant,
 from ringfence.accounts.ports import AccountsStore, AccountsUnitOfWork
 from ringfence.accounts.rules import (
     RandomSource,
+    check_country,
     check_display_name,
     check_ext,
     check_name,
     check_password,
+    check_timezone,
     check_transport,
     check_trunk_credentials,
     generate_password,
@@ -88,11 +90,21 @@ class AccountsService:
 
     # -- tenants --------------------------------------------------------------------------
 
-    def add_tenant(self, name: str, *, domain: str, encryption_required: bool = False) -> Tenant:
+    def add_tenant(
+        self,
+        name: str,
+        *,
+        domain: str,
+        encryption_required: bool = False,
+        country: str = "US",
+        timezone: str = "UTC",
+    ) -> Tenant:
         name = check_name(name)
         domain = normalise_domain(domain)
+        country = check_country(country)
+        timezone = check_timezone(timezone)
         with self._store.unit_of_work() as uow:
-            return self._add_tenant(uow, name, domain, encryption_required)
+            return self._add_tenant(uow, name, domain, encryption_required, country, timezone)
 
     def tenants(self) -> list[Tenant]:
         with self._store.unit_of_work() as uow:
@@ -253,7 +265,7 @@ class AccountsService:
         domain = normalise_domain(domain)
         with self._store.unit_of_work() as uow:
             existing = uow.tenant_named(DEMO_TENANT)
-            tenant = existing or self._add_tenant(uow, DEMO_TENANT, domain, False)
+            tenant = existing or self._add_tenant(uow, DEMO_TENANT, domain, False, "US", "UTC")
             issued = []
             for ext in DEMO_EXTENSIONS:
                 found = uow.extension(tenant.id, ext)
@@ -288,8 +300,14 @@ class AccountsService:
             )
         return extension
 
-    def _add_tenant(
-        self, uow: AccountsUnitOfWork, name: str, domain: str, encryption_required: bool
+    def _add_tenant(  # noqa: PLR0917 - the columns of a tenant
+        self,
+        uow: AccountsUnitOfWork,
+        name: str,
+        domain: str,
+        encryption_required: bool,
+        country: str,
+        timezone: str,
     ) -> Tenant:
         if uow.tenant_named(name) is not None:
             raise Conflict(f"a tenant named {name!r} exists already; choose another name")
@@ -304,8 +322,12 @@ class AccountsService:
             domain=domain,
             encryption_required=encryption_required,
             created_at=self._clock(),
+            country=country,
+            timezone=timezone,
         )
-        detail = f"domain={domain}" + (" encryption=required" if encryption_required else "")
+        detail = f"domain={domain} country={country} timezone={timezone}" + (
+            " encryption=required" if encryption_required else ""
+        )
         self._audit(uow, "tenant.add", tenant.id, name, detail=detail)
         return tenant
 

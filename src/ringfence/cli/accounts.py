@@ -46,6 +46,8 @@ def _tenant_json(tenant: Tenant) -> dict[str, Any]:
         "name": tenant.name,
         "domain": tenant.domain,
         "encryption_required": tenant.encryption_required,
+        "country": tenant.country,
+        "timezone": tenant.timezone,
         "created_at": tenant.created_at,
     }
 
@@ -60,6 +62,12 @@ def tenant_add(
     encryption_required: Annotated[
         bool, typer.Option("--encryption-required", help="refuse calls without SRTP (488)")
     ] = False,
+    country: Annotated[
+        str, typer.Option("--country", help="ISO country code: its calls there are domestic")
+    ] = "US",
+    timezone: Annotated[
+        str, typer.Option("--timezone", help="IANA time zone of its time-of-day rules")
+    ] = "UTC",
     data_dir: DataDir = DEFAULT_DIR,
     db: DbUrl = None,
     as_json: AsJson = False,
@@ -67,12 +75,19 @@ def tenant_add(
     """Add a tenant with its own SIP domain."""
     with opened_admin(data_dir, db) as admin:
         tenant = admin.accounts.add_tenant(
-            name, domain=domain, encryption_required=encryption_required
+            name,
+            domain=domain,
+            encryption_required=encryption_required,
+            country=country,
+            timezone=timezone,
         )
     if as_json:
         emit_json(_tenant_json(tenant))
     else:
-        typer.echo(f"tenant {tenant.name} added with domain {tenant.domain}")
+        typer.echo(
+            f"tenant {tenant.name} added with domain {tenant.domain}"
+            f" (country {tenant.country}, time zone {tenant.timezone})"
+        )
 
 
 @tenant_app.command("list")
@@ -86,10 +101,17 @@ def tenant_list(
         emit_json([_tenant_json(t) for t in tenants])
         return
     rows = [
-        [t.name, t.domain, "required" if t.encryption_required else "optional", when(t.created_at)]
+        [
+            t.name,
+            t.domain,
+            t.country,
+            t.timezone,
+            "required" if t.encryption_required else "optional",
+            when(t.created_at),
+        ]
         for t in tenants
     ]
-    show_table("Tenants", ["name", "domain", "SRTP", "created (UTC)"], rows)
+    show_table("Tenants", ["name", "domain", "country", "time zone", "SRTP", "created (UTC)"], rows)
 
 
 # -- extensions -----------------------------------------------------------------------------

@@ -41,6 +41,8 @@ def _tenant(row: TenantRow) -> Tenant:
         domain=row.domain,
         created_at=row.created_at,
         encryption_required=row.encryption_required,
+        country=row.country,
+        timezone=row.timezone,
     )
 
 
@@ -136,13 +138,22 @@ class SqlAccountsUnitOfWork:
         return None if row is None else _tenant(row)
 
     def add_tenant(
-        self, *, name: str, domain: str, encryption_required: bool, created_at: float
+        self,
+        *,
+        name: str,
+        domain: str,
+        encryption_required: bool,
+        created_at: float,
+        country: str = "US",
+        timezone: str = "UTC",
     ) -> Tenant:
         row = TenantRow(
             name=name,
             domain=domain.lower(),
             encryption_required=encryption_required,
             created_at=created_at,
+            country=country,
+            timezone=timezone,
         )
         session = self._write()
         session.add(row)

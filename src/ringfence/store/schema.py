@@ -28,9 +28,12 @@ __all__ = [
     "Base",
     "BindingRow",
     "CallRecordRow",
+    "CallerBlockRow",
     "ExtensionRow",
     "MetaRow",
     "NumberRow",
+    "PolicyRow",
+    "RateRow",
     "TenantRow",
     "TrunkRow",
 ]
@@ -60,6 +63,9 @@ class TenantRow(Base):
     domain: Mapped[str] = mapped_column(String(255), unique=True)
     encryption_required: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[float] = mapped_column(Double)
+    # Calls within the country are domestic; national numbers are read in its numbering plan.
+    country: Mapped[str] = mapped_column(String(2), default="US", server_default="US")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 
 
 class ExtensionRow(Base):
@@ -181,6 +187,51 @@ class AuditRow(Base):
     tenant_id: Mapped[int | None] = mapped_column(Integer)
     target: Mapped[str] = mapped_column(String(255))
     detail: Mapped[str] = mapped_column(Text, default="")
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+
+
+class PolicyRow(Base):
+    """The call-policy settings of a tenant (``ext`` empty) or of one of its extensions, as a
+    JSON object of the values set; what is not set is inherited."""
+
+    __tablename__ = "policy_settings"
+    __table_args__ = (UniqueConstraint("tenant_id", "ext"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    ext: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    settings: Mapped[str] = mapped_column(Text)
+
+
+class CallerBlockRow(Base):
+    """A blocked inbound caller ID of a tenant (``ext`` empty) or of one extension."""
+
+    __tablename__ = "caller_blocks"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "ext", "pattern"),
+        CheckConstraint("treatment IN ('busy', 'reject', 'silence')", name="treatment"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    ext: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    pattern: Mapped[str] = mapped_column(String(32))
+    treatment: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class RateRow(Base):
+    """A price per minute by E.164 prefix: of one tenant, or global (``tenant_id`` 0)."""
+
+    __tablename__ = "rates"
+    __table_args__ = (UniqueConstraint("tenant_id", "prefix"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(Integer)  # 0: the global table
+    prefix: Mapped[str] = mapped_column(String(15))
+    price: Mapped[str] = mapped_column(String(32))  # a decimal, exactly as imported
+    currency: Mapped[str] = mapped_column(String(3))
 
 
 class MetaRow(Base):

@@ -113,6 +113,7 @@ def test_emergency_numbers_of_the_tenants_country(dialled: str, country: str) ->
         ("+1 202 555", DestinationKind.INVALID),
         ("+999 1234567", DestinationKind.INVALID),
         ("12#34", DestinationKind.INVALID),
+        ("0114420794600181234567", DestinationKind.INVALID),  # too long: never an extension
         ("", DestinationKind.INVALID),
     ],
 )

@@ -82,8 +82,7 @@ _LegacyGroup: TypeAlias = tuple[str, int, str | None]
 _RFC2543_PREFIX = "rfc2543-"  # the branch of an RFC 2543 server transaction's key
 # The timers that only wait: the transaction has answered (or been answered) and stays to absorb
 # retransmissions. It no longer needs the typed values parsed from its messages.
-_WAIT_TIMERS = frozenset({TimerName.D, TimerName.H, TimerName.I, TimerName.J, TimerName.K})
-_WAIT_TIMERS |= {TimerName.L, TimerName.M}
+_WAIT_TIMERS = frozenset(TimerName(name) for name in "DHIJKLM")
 
 
 def is_rfc3261_branch(branch: str | None) -> bool:

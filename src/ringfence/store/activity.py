@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -116,7 +116,7 @@ def replace_bindings(
 _BINDINGS = BindingRow.metadata.tables[BindingRow.__tablename__]
 _CALL_RECORDS = CallRecordRow.metadata.tables[CallRecordRow.__tablename__]
 _DELETE_AOR = delete(_BINDINGS).where(
-    and_(_BINDINGS.c.tenant_id == bindparam("aor_tenant"), _BINDINGS.c.ext == bindparam("aor_ext"))
+    _BINDINGS.c.tenant_id == bindparam("aor_tenant"), _BINDINGS.c.ext == bindparam("aor_ext")
 )
 
 

@@ -89,7 +89,7 @@ def _world(gateway_port: int) -> World:
         dave=Phone("beta", "b.example", "2001", "Pk3wNb8rTf5hQz2mYa7cXs"),
         alice_number="+15551230002",
         bob_number="+15551230001",
-        dialled="+442079460000",
+        dialled="+12125550123",  # a domestic number of the US tenant alpha
         gateway_port=gateway_port,
     )
 

@@ -15,6 +15,13 @@ from ringfence.accounts import Directory, Extension, PhoneNumber, Tenant, Tenant
 from ringfence.pbx.auth import Authenticator
 from ringfence.pbx.location import LocationStore, Registration
 from ringfence.pbx.router import Refused, Routed, Router
+from ringfence.policy import (
+    BlockTreatment,
+    CallerBlock,
+    PolicyBook,
+    PolicySettings,
+    load_packaged_high_risk,
+)
 from ringfence.sip.digest import Algorithm, DigestVerifier, build_credentials, compute_ha1
 from ringfence.sip.effects import Peer
 from ringfence.sip.headers import parse_name_addr
@@ -57,6 +64,19 @@ DIRECTORY = Directory(
         PhoneNumber(id=1, tenant_id=A, e164="+15551230001", ext="1002"),
         PhoneNumber(id=2, tenant_id=A, e164="+15551230002", ext="1001"),
     ],
+    # Tenant alpha (US) may call Great Britain; its extension 1003 may not call abroad at all.
+    policy=PolicyBook(
+        settings={
+            (A, ""): PolicySettings(international=True, countries=frozenset({"GB"})),
+            (A, "1003"): PolicySettings(international=False),
+        },
+        blocks=[
+            (A, CallerBlock(id=1, pattern="+447700900999", treatment=BlockTreatment.BUSY)),
+            (A, CallerBlock(id=2, pattern="anonymous", treatment=BlockTreatment.SILENCE)),
+            (A, CallerBlock(id=3, pattern="+4477009005*", ext="1002")),
+        ],
+        high_risk=load_packaged_high_risk(),
+    ),
 )
 PHONE = Peer(transport="UDP", host="192.0.2.10", port=5060)
 
@@ -79,13 +99,19 @@ def router() -> Router:
 
 
 def invite(
-    caller: str, domain: str, target: str, *, sdp: str | None = None, auth: str = ""
+    caller: str,
+    domain: str,
+    target: str,
+    *,
+    sdp: str | None = None,
+    auth: str = "",
+    extra: str = "",
 ) -> Request:
     body = sdp.encode() if sdp else b""
     head = (
         f"INVITE sip:{target} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKr1\r\n"
         f"From: <sip:{caller}@{domain}>;tag=f1\r\nTo: <sip:{target}>\r\nCall-ID: c1\r\n"
-        f"CSeq: 1 INVITE\r\nMax-Forwards: 70\r\n{auth}"
+        f"CSeq: 1 INVITE\r\nMax-Forwards: 70\r\n{auth}{extra}"
         + ("Content-Type: application/sdp\r\n" if body else "")
         + f"Content-Length: {len(body)}\r\n\r\n"
     )
@@ -203,5 +229,106 @@ def test_encryption_required_refuses_a_plain_rtp_offer(router: Router) -> None:
     )
     routed = router.route(
         authenticated(router, "3001", "c.example", "3002@c.example", sdp=srtp), PHONE
+    )
+    assert isinstance(routed, Routed)
+
+
+# -- the call policy in the chain ------------------------------------------------------------
+
+GATEWAY = Peer(transport="UDP", host="198.51.100.9", port=5060)
+
+
+@pytest.mark.parametrize(
+    ("caller", "dialled", "status", "reason"),
+    [
+        ("1001", "+33142685300", 403, "country_not_allowed"),  # France: not on alpha's list
+        ("1001", "+449098790000", 403, "premium_rate"),  # a UK 09 premium-rate number
+        ("1001", "+8816512345678", 403, "international_network"),  # Iridium satellite
+        ("1001", "+15551239999", 404, "invalid_number"),  # 555-1239 is no NANP number
+        ("1003", "+442079460000", 403, "intl_disabled"),  # the extension is stricter
+    ],
+)
+def test_the_policy_refuses_with_its_reason_and_records_the_attempt(
+    router: Router, caller: str, dialled: str, status: int, reason: str
+) -> None:
+    refused = router.route(
+        authenticated(router, caller, "a.example", f"{dialled}@a.example"), PHONE
+    )
+    assert isinstance(refused, Refused)
+    assert (int(refused.status), refused.reason) == (status, reason)
+    assert refused.public  # the caller's own tenant sees the reason
+    assert refused.detail
+    assert refused.call is not None
+    assert (refused.call.direction, refused.call.callee) == ("outbound", dialled)
+
+
+@pytest.mark.parametrize("dialled", ["2125550123", "1-212-555-0123", "12125550123"])
+def test_national_forms_go_out_in_e164(router: Router, dialled: str) -> None:
+    routed = router.route(authenticated(router, "1001", "a.example", f"{dialled}@a.example"), PHONE)
+    assert isinstance(routed, Routed)
+    assert str(routed.targets[0].uri) == "sip:+12125550123@198.51.100.9:5060"
+
+
+def test_an_emergency_call_goes_out_with_an_alert_even_where_calls_out_are_refused(
+    router: Router,
+) -> None:
+    routed = router.route(authenticated(router, "1003", "a.example", "911@a.example"), PHONE)
+    assert isinstance(routed, Routed)
+    assert routed.alert == "emergency_call"
+    assert str(routed.targets[0].uri) == "sip:911@198.51.100.9:5060"
+
+
+def test_a_preferred_identity_must_be_a_number_of_the_tenant(router: Router) -> None:
+    owned = "P-Preferred-Identity: <sip:+15551230001@a.example>\r\n"
+    routed = router.route(
+        authenticated(router, "1001", "a.example", "2125550123@a.example", extra=owned), PHONE
+    )
+    assert isinstance(routed, Routed)
+    headers = dict(routed.set_headers)
+    assert headers["P-Asserted-Identity"] == "<sip:+15551230001@a.example;user=phone>"
+    assert headers["P-Preferred-Identity"] is None  # removed on the way out (RFC 3325 §9.2)
+    foreign = "P-Preferred-Identity: <sip:+12125559876@a.example>\r\n"
+    refused = router.route(
+        authenticated(router, "1001", "a.example", "2125550123@a.example", extra=foreign), PHONE
+    )
+    assert isinstance(refused, Refused)
+    assert (int(refused.status), refused.reason) == (403, "caller_id_not_owned")
+
+
+@pytest.mark.parametrize(
+    ("caller", "extra", "status", "silence"),
+    [
+        ("+447700900999", "", 486, False),  # tenant-wide block, busy treatment
+        ("00447700900999", "", 486, False),  # the same number in another dialled form
+        ("anonymous", "", 480, True),  # withheld: silence
+        ("+447700900123", "Privacy: id\r\n", 480, True),  # withheld by Privacy (RFC 3323)
+        ("+447700900555", "", 603, False),  # the prefix block of extension 1002
+    ],
+)
+def test_a_blocked_inbound_caller_never_rings_the_phone(
+    router: Router, caller: str, extra: str, status: int, silence: bool
+) -> None:
+    refused = router.route(
+        invite(caller, "carrier.example", "+15551230001@a.example", extra=extra), GATEWAY
+    )
+    assert isinstance(refused, Refused)
+    assert (int(refused.status), refused.reason, refused.silence) == (
+        status,
+        "caller_blocked",
+        silence,
+    )
+    assert not refused.public  # another network's caller learns nothing of the rule
+    assert refused.call is not None and refused.call.direction == "inbound"
+
+
+def test_a_prefix_block_of_one_extension_leaves_the_others_alone(router: Router) -> None:
+    # +4477009005* is blocked for 1002 only; 1001 (+15551230002) still rings.
+    location = router.location
+    contact = parse_name_addr("<sip:1001@192.0.2.20:6001>")
+    binding = Binding(contact=contact, expires_at=NOW + 600, call_id="r1001", cseq=1)
+    peer = Peer(transport="UDP", host="192.0.2.20", port=6001)
+    location.replace(A, "1001", (Registration(binding=binding, source=peer),))
+    routed = router.route(
+        invite("+447700900555", "carrier.example", "+15551230002@a.example"), GATEWAY
     )
     assert isinstance(routed, Routed)

@@ -24,6 +24,7 @@ TABLES = {
     "policy_settings",
     "caller_blocks",
     "rates",
+    "high_risk_ranges",
     "meta",
     "alembic_version",
 }
@@ -39,7 +40,7 @@ def test_migrate_builds_every_table_from_empty(db_url: str) -> None:
             store.check_schema()
         first = store.migrate()
         assert first.before is None
-        assert first.after == "0002"
+        assert first.after == "0003"
         assert first.changed
         store.check_schema()
         assert store.revision() == 0
@@ -53,7 +54,7 @@ def test_migrate_builds_every_table_from_empty(db_url: str) -> None:
 
 def test_migrate_again_changes_nothing(store: Store) -> None:
     again = store.migrate()
-    assert (again.before, again.after, again.changed) == ("0002", "0002", False)
+    assert (again.before, again.after, again.changed) == ("0003", "0003", False)
 
 
 def test_migrations_match_the_table_classes(store: Store, db_url: str) -> None:
@@ -77,6 +78,7 @@ def test_migrations_ship_inside_the_package() -> None:
     assert sorted(p.name for p in versions.glob("0*.py")) == [
         "0001_initial.py",
         "0002_call_policy.py",
+        "0003_high_risk_ranges.py",
     ]
 
 
@@ -104,6 +106,6 @@ def test_upgrading_an_existing_database_keeps_its_tenants(db_url: str) -> None:
         engine.dispose()
     with Store.open(db_url) as store:
         migration = store.migrate()
-        assert (migration.before, migration.after) == ("0001", "0002")
+        assert (migration.before, migration.after) == ("0001", "0003")
         (tenant,) = store.load_directory().tenants()
         assert (tenant.name, tenant.country, tenant.timezone) == ("acme", "US", "UTC")

@@ -13,8 +13,17 @@ from ringfence.accounts.model import (
     Tenant,
     TenantId,
     Trunk,
+    caller_id_for,
 )
-from ringfence.accounts.ports import AccountsStore, AccountsUnitOfWork
+from ringfence.accounts.policy_admin import (
+    PolicyCheck,
+    PolicyService,
+    PolicyView,
+    RatesImport,
+    check_block_pattern,
+    parse_setting,
+)
+from ringfence.accounts.ports import AccountsStore, AccountsUnitOfWork, PolicyUnitOfWork
 from ringfence.accounts.rules import (
     PASSWORD_ALPHABET,
     PASSWORD_LENGTH,
@@ -48,13 +57,21 @@ __all__ = [
     "Extension",
     "IssuedCredentials",
     "PhoneNumber",
+    "PolicyCheck",
+    "PolicyService",
+    "PolicyUnitOfWork",
+    "PolicyView",
     "RandomSource",
+    "RatesImport",
     "Tenant",
     "TenantId",
     "Trunk",
+    "caller_id_for",
+    "check_block_pattern",
     "generate_password",
     "normalise_domain",
     "normalise_e164",
     "normalise_host",
     "parse_host_port",
+    "parse_setting",
 ]

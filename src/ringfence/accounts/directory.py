@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from ringfence.accounts.model import Extension, PhoneNumber, Tenant, TenantId, Trunk
 from ringfence.accounts.rules import normalise_host
+from ringfence.policy.book import PolicyBook
 
 __all__ = ["Directory"]
 
@@ -32,6 +33,7 @@ class Directory:
         "_extensions",
         "_numbers",
         "_numbers_of",
+        "_policy",
         "_revision",
         "_tenants",
         "_trunk_by_source",
@@ -46,6 +48,7 @@ class Directory:
     _trunk_by_source: Mapping[str, Trunk]
     _numbers: Mapping[str, PhoneNumber]
     _numbers_of: Mapping[TenantId, tuple[PhoneNumber, ...]]
+    _policy: PolicyBook
 
     def __init__(
         self,
@@ -55,6 +58,7 @@ class Directory:
         extensions: Iterable[Extension] = (),
         trunks: Iterable[Trunk] = (),
         numbers: Iterable[PhoneNumber] = (),
+        policy: PolicyBook | None = None,
     ) -> None:
         tenant_list = sorted(tenants, key=lambda t: t.id)
         extensions_of: dict[TenantId, dict[str, Extension]] = {t.id: {} for t in tenant_list}
@@ -80,6 +84,7 @@ class Directory:
             "_trunk_by_source": MappingProxyType(by_source),
             "_numbers": MappingProxyType({n.e164: n for n in number_list}),
             "_numbers_of": MappingProxyType({tid: tuple(ns) for tid, ns in numbers_of.items()}),
+            "_policy": policy if policy is not None else PolicyBook(),
         }
         for name, value in fields.items():
             object.__setattr__(self, name, value)
@@ -97,6 +102,11 @@ class Directory:
     def revision(self) -> int:
         """The store's admin revision this snapshot was read at."""
         return self._revision
+
+    @property
+    def policy(self) -> PolicyBook:
+        """Every tenant's call-policy settings, blocked callers and rates, at this revision."""
+        return self._policy
 
     def tenants(self) -> tuple[Tenant, ...]:
         return tuple(self._tenants.values())

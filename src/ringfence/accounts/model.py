@@ -8,6 +8,7 @@ password) are kept out of ``repr`` so that they never reach a log line by accide
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NewType
 
@@ -19,6 +20,7 @@ __all__ = [
     "Tenant",
     "TenantId",
     "Trunk",
+    "caller_id_for",
 ]
 
 TenantId = NewType("TenantId", int)
@@ -106,6 +108,7 @@ class AuditEntry:
     """One admin action: who did what, to which tenant and target, and when.
 
     It never holds a secret: no password, HA1 or trunk credential goes into ``detail``.
+    A change of settings also keeps the ``old_value`` and ``new_value`` (JSON text).
     """
 
     id: int | None
@@ -115,3 +118,14 @@ class AuditEntry:
     tenant_id: TenantId | None
     target: str
     detail: str = ""
+    old_value: str | None = None
+    new_value: str | None = None
+
+
+def caller_id_for(numbers: Sequence[PhoneNumber], ext: str) -> str | None:
+    """The number an extension's outbound calls present: the first of its own numbers, else
+    the tenant's first (``numbers`` are the tenant's, in E.164 order), else none."""
+    for number in numbers:
+        if number.ext == ext:
+            return number.e164
+    return numbers[0].e164 if numbers else None

@@ -12,11 +12,51 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from ringfence.accounts.model import AuditEntry, Extension, PhoneNumber, Tenant, TenantId, Trunk
+from ringfence.policy.book import PolicyBook
+from ringfence.policy.model import BlockTreatment, CallerBlock, PolicySettings
+from ringfence.policy.tables import HighRiskRange, HighRiskRanges, Rate
 
-__all__ = ["AccountsStore", "AccountsUnitOfWork"]
+__all__ = ["AccountsStore", "AccountsUnitOfWork", "PolicyUnitOfWork"]
 
 
-class AccountsUnitOfWork(Protocol):
+class PolicyUnitOfWork(Protocol):
+    """The call-policy tables inside the same transaction as the accounts."""
+
+    def policy_book(self) -> PolicyBook:
+        """Every tenant's policy data as the call path sees it."""
+
+    def policy_settings(self, tenant_id: int, ext: str | None) -> PolicySettings: ...
+
+    def set_policy_settings(
+        self, tenant_id: int, ext: str | None, settings: PolicySettings
+    ) -> None: ...
+
+    def caller_blocks(self, tenant_id: int) -> list[CallerBlock]: ...
+
+    def add_caller_block(
+        self,
+        tenant_id: int,
+        *,
+        ext: str | None,
+        pattern: str,
+        treatment: BlockTreatment,
+        created_at: float,
+    ) -> CallerBlock: ...
+
+    def remove_caller_block(self, tenant_id: int, *, ext: str | None, pattern: str) -> None: ...
+
+    def rates(self, tenant_id: int) -> list[Rate]:
+        """A tenant's rates, or the global table's (tenant id 0)."""
+
+    def replace_rates(self, tenant_id: int, rates: list[Rate]) -> int:
+        """Replace the whole table; return how many rates it held before."""
+
+    def high_risk_ranges(self) -> HighRiskRanges: ...
+
+    def replace_high_risk(self, ranges: list[HighRiskRange]) -> None: ...
+
+
+class AccountsUnitOfWork(PolicyUnitOfWork, Protocol):
     """The accounts tables inside one transaction. Writes raise
     :class:`~ringfence.errors.Conflict` when a unique rule is broken."""
 

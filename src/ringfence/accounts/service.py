@@ -34,7 +34,15 @@ from ringfence.accounts.rules import (
 from ringfence.errors import Conflict, InvalidInput, NotFound
 from ringfence.sip.digest import Algorithm, compute_ha1
 
-__all__ = ["DEMO_EXTENSIONS", "DEMO_TENANT", "AccountsService", "DemoAccounts", "IssuedCredentials"]
+__all__ = [
+    "DEMO_EXTENSIONS",
+    "DEMO_TENANT",
+    "AccountsService",
+    "DemoAccounts",
+    "IssuedCredentials",
+    "find_extension",
+    "find_tenant",
+]
 
 DEMO_TENANT = "demo"
 DEMO_EXTENSIONS = ("1001", "1002")
@@ -61,6 +69,24 @@ class DemoAccounts:
     tenant: Tenant
     credentials: tuple[IssuedCredentials, ...]
     created: bool
+
+
+def find_tenant(uow: AccountsUnitOfWork, name: str) -> Tenant:
+    """The tenant named ``name``, or :class:`NotFound` that says where to look."""
+    tenant = uow.tenant_named(name)
+    if tenant is None:
+        raise NotFound(f"no tenant named {name!r} (see: ringfence tenant list)")
+    return tenant
+
+
+def find_extension(uow: AccountsUnitOfWork, tenant: Tenant, ext: str) -> Extension:
+    """The extension ``ext`` of ``tenant``, or :class:`NotFound`."""
+    extension = uow.extension(tenant.id, ext)
+    if extension is None:
+        raise NotFound(
+            f"{tenant.name} has no extension {ext!r} (see: ringfence ext list {tenant.name})"
+        )
+    return extension
 
 
 def _ha1s(ext: str, domain: str, password: str) -> tuple[str, str]:
@@ -286,19 +312,8 @@ class AccountsService:
 
     # -- helpers, inside one unit of work -------------------------------------------------
 
-    def _tenant(self, uow: AccountsUnitOfWork, name: str) -> Tenant:
-        tenant = uow.tenant_named(name)
-        if tenant is None:
-            raise NotFound(f"no tenant named {name!r} (see: ringfence tenant list)")
-        return tenant
-
-    def _extension(self, uow: AccountsUnitOfWork, tenant: Tenant, ext: str) -> Extension:
-        extension = uow.extension(tenant.id, ext)
-        if extension is None:
-            raise NotFound(
-                f"{tenant.name} has no extension {ext!r} (see: ringfence ext list {tenant.name})"
-            )
-        return extension
+    _tenant = staticmethod(find_tenant)
+    _extension = staticmethod(find_extension)
 
     def _add_tenant(  # noqa: PLR0917 - the columns of a tenant
         self,

@@ -13,6 +13,7 @@ anything else.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
@@ -38,7 +39,7 @@ from ringfence.pbx.messages import (
 )
 from ringfence.pbx.metrics import Metrics
 from ringfence.pbx.registrar import RegistrarService, to_stored
-from ringfence.pbx.router import Refused, Router, Target, is_ip
+from ringfence.pbx.router import Refused, Routed, Router, Target, is_ip
 from ringfence.sip.digest import Algorithm, build_credentials, compute_ha1
 from ringfence.sip.effects import (
     AckTimeout,
@@ -73,6 +74,9 @@ from ringfence.store import CallRecord, StoredBinding
 __all__ = ["Persistence", "SipService", "Wire"]
 
 log = structlog.get_logger("ringfence.pbx")
+
+SILENCE_SECONDS = 20.0
+"""How long a blocked caller with the "silence" treatment waits for nothing, before a 480."""
 
 
 class Persistence(Protocol):
@@ -134,6 +138,7 @@ class SipService:
         wall_clock: Callable[[], float],
         metrics: Metrics,
         spawn: Callable[[Coroutine[Any, Any, None]], None],
+        silence_seconds: float = SILENCE_SECONDS,
     ) -> None:
         self._layer = layer
         self._wire = wire
@@ -148,6 +153,10 @@ class SipService:
         self._wall = wall_clock
         self._metrics = metrics
         self._spawn = spawn
+        self._silence_seconds = silence_seconds
+        #: INVITEs of blocked callers whose treatment is silence: answered 480 only after a
+        #: while (or 487 when the caller cancels first), the callee never rung.
+        self._silenced: dict[TransactionKey, tuple[Request, Refused]] = {}
         self.calls = CallTracker()
         self._by_server: dict[TransactionKey, _Proxied] = {}
         self._by_client: dict[TransactionKey, _Proxied] = {}
@@ -334,8 +343,13 @@ class SipService:
 
     def _route_new(self, request: Request, source: Peer, key: TransactionKey) -> None:
         decision = self._router.route(request, source)
+        if decision.alert is not None:
+            self._alert(request, decision)
         if isinstance(decision, Refused):
-            self._refuse(key, request, decision)
+            if decision.silence and request.method == "INVITE":
+                self._hold_silent(key, request, decision)
+            else:
+                self._refuse(key, request, decision)
             if decision.call is not None:
                 self._record(
                     self.calls.end(
@@ -359,7 +373,7 @@ class SipService:
             self._metrics.calls.set(len(self.calls))
         headers = without_own_credentials(request, decision.tenant.domain)
         for name, value in decision.set_headers:
-            headers = headers.with_value(name, value)
+            headers = headers.without(name) if value is None else headers.with_value(name, value)
         self._proxy(
             key,
             replace(request, headers=headers),
@@ -397,6 +411,10 @@ class SipService:
             return
         # RFC 3261 §16.10: answer the CANCEL with 200, then cancel every pending branch.
         self._answer(key, cancel, StatusCode.OK, "cancelled")
+        silenced = self._silenced.pop(invite_key, None)
+        if silenced is not None:
+            self._answer(invite_key, silenced[0], StatusCode.REQUEST_TERMINATED, "cancelled")
+            return
         proxied = self._by_server.get(invite_key)
         if proxied is None:
             return
@@ -743,24 +761,58 @@ class SipService:
             )
         self._send_response(key, response)
 
-    def _refuse(self, key: TransactionKey, request: Request, refusal: Refused) -> None:
-        tenant = refusal.tenant.name if refusal.tenant else None
-        log.info(
-            "refused",
-            call_id=request.call_id,
-            tenant=tenant,
-            method=request.method,
-            status=int(refusal.status),
-            reason=refusal.reason,
-        )
+    def _refuse(
+        self, key: TransactionKey, request: Request, refusal: Refused, *, logged: bool = False
+    ) -> None:
+        if not logged:
+            self._log_refusal(request, refusal)
+        shown = f"{refusal.reason}: {refusal.detail}" if refusal.detail else refusal.reason
         self._answer(
             key,
             request,
             refusal.status,
-            refusal.reason,
+            shown.replace('"', "'").replace("\\", "/"),
             extra=refusal.headers,
             public=refusal.public,
             logged=True,
+        )
+
+    def _log_refusal(self, request: Request, refusal: Refused) -> None:
+        log.info(
+            "refused",
+            call_id=request.call_id,
+            tenant=refusal.tenant.name if refusal.tenant else None,
+            method=request.method,
+            status=int(refusal.status),
+            reason=refusal.reason,
+            detail=refusal.detail or None,
+        )
+
+    def _hold_silent(self, key: TransactionKey, request: Request, refusal: Refused) -> None:
+        """A blocked caller's "silence": nothing but the transaction's 100 Trying, then a 480
+        after a while, unless the caller cancels first (487)."""
+        self._log_refusal(request, refusal)
+        self._silenced[key] = (request, refusal)
+
+        async def later() -> None:
+            await asyncio.sleep(self._silence_seconds)
+            if self._silenced.pop(key, None) is not None:
+                self._refuse(key, request, refusal, logged=True)
+
+        self._spawn(later())
+
+    def _alert(self, request: Request, decision: Routed | Refused) -> None:
+        """An event an operator must hear of, such as an emergency call; the notification
+        channels of the fraud issue pick these log events up."""
+        call = decision.call
+        log.warning(
+            "alert",
+            alert=decision.alert,
+            call_id=request.call_id,
+            tenant=decision.tenant.name if decision.tenant else None,
+            caller=call.caller if call else None,
+            callee=call.callee if call else None,
+            routed=isinstance(decision, Routed),
         )
 
     def _send_response(self, key: TransactionKey, response: Response) -> None:

@@ -1,8 +1,10 @@
 """Where a new out-of-dialog request goes: the chain of steps of DESIGN.md §1.
 
-tenant of request -> authenticate -> classify (internal / outbound / inbound) -> locate.
-Each step either continues or answers with a :class:`Refused` that carries a reason code. The
-policy, fraud and identity steps join the chain with their issues. REGISTER is answered by
+tenant of request -> authenticate -> classify (internal / outbound / inbound) -> policy ->
+locate. Each step either continues or answers with a :class:`Refused` that carries a reason
+code. Every call to a trunk goes through :meth:`Router.leave`, which asks the call policy
+first; inbound calls from a trunk pass the tenant's blocked-caller rules before any phone
+rings. The fraud and identity steps join the chain with their issues. REGISTER is answered by
 :mod:`ringfence.pbx.registrar` after the same tenant and authentication steps.
 """
 
@@ -13,11 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 
-from ringfence.accounts import Directory, Extension, Tenant, Trunk
+from ringfence.accounts import Directory, Extension, Tenant, Trunk, caller_id_for
 from ringfence.errors import ParseError
 from ringfence.pbx.auth import Authenticator, AuthVerdict
 from ringfence.pbx.calls import CallState
 from ringfence.pbx.location import LocationStore
+from ringfence.policy import (
+    BlockTreatment,
+    DestinationKind,
+    check_inbound,
+    check_outbound,
+    normalise,
+)
 from ringfence.sip.effects import Peer
 from ringfence.sip.message import Request
 from ringfence.sip.sdp import parse_sdp
@@ -40,27 +49,35 @@ class Target:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Refused:
-    """A final answer instead of routing. ``reason`` is the reason code for logs and records;
-    ``public`` says whether it may be shown to the caller (in a Warning header)."""
+    """A final answer instead of routing. ``reason`` is the reason code for logs and records,
+    ``detail`` a sentence for the log; ``public`` says whether the reason may be shown to the
+    caller (in a Warning header): only to a phone of the tenant itself. ``silence`` holds the
+    answer back (a blocked caller's "silence" treatment). ``alert`` names an event an operator
+    must hear of (an emergency call that could not go out)."""
 
     status: StatusCode
     reason: str
+    detail: str = ""
     headers: tuple[tuple[str, str], ...] = ()
     public: bool = True
     tenant: Tenant | None = None
     call: CallState | None = None
+    silence: bool = False
+    alert: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Routed:
-    """Fork to ``targets``; ``headers`` replace fields of the forwarded copies (outbound caller
-    ID); ``call`` is the call attempt to record."""
+    """Fork to ``targets``; ``set_headers`` replace fields of the forwarded copies (outbound
+    caller ID; ``None`` removes the field); ``call`` is the call attempt to record; ``alert``
+    names an event an operator must hear of (``emergency_call``)."""
 
     tenant: Tenant
     targets: tuple[Target, ...]
     call: CallState | None
-    set_headers: tuple[tuple[str, str], ...] = ()
+    set_headers: tuple[tuple[str, str | None], ...] = ()
     trunk: Trunk | None = None
+    alert: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,8 +145,14 @@ class Router:
         now = self.wall_clock()
         uri = request.uri
         user = _user_of(uri)
+        rules = directory.policy.rules(
+            tenant.id,
+            country=tenant.country,
+            ext=caller.ext,
+            encryption_required=tenant.encryption_required,
+        )
 
-        def refuse(status: StatusCode, reason: str) -> Refused:
+        def refuse(status: StatusCode, reason: str, detail: str = "") -> Refused:
             # Every attempt past authentication leaves a call record, refused ones included.
             call = self._call(
                 request,
@@ -139,25 +162,34 @@ class Router:
                 direction="internal",
                 now=now,
             )
-            return Refused(status=status, reason=reason, tenant=tenant, call=call)
+            return Refused(status=status, reason=reason, detail=detail, tenant=tenant, call=call)
 
         from_uri = request.from_.uri
         if not isinstance(from_uri, SipUri) or from_uri.user_unescaped != caller.ext:
             # A phone may only call as itself (caller ID spoofing inside the tenant).
             return refuse(StatusCode.FORBIDDEN, "from_not_authenticated_user")
+        if user is None:
+            return refuse(StatusCode.NOT_FOUND, "no_user")
+        destination = normalise(user, tenant.country)
+        leaves = destination.kind in (DestinationKind.NUMBER, DestinationKind.EMERGENCY)
         host = uri.host.lower() if isinstance(uri, SipUri) else tenant.domain
         owner = directory.tenant_by_domain(host)
         if owner is not None and owner.id != tenant.id:
             return refuse(StatusCode.FORBIDDEN, "cross_tenant")
-        if owner is None and host not in self.local_hosts and not _is_external(user):
+        if owner is None and host not in self.local_hosts and not leaves:
             return refuse(StatusCode.FORBIDDEN, "relay_denied")
-        if user is None:
-            return refuse(StatusCode.NOT_FOUND, "no_user")
-        if tenant.encryption_required and request.method == "INVITE" and not _offers_srtp(request):
-            # The tenant's "encryption required" setting: media must be SRTP (RFC 4568), so an
-            # offer without RTP/SAVP is refused as unacceptable here.
-            return refuse(StatusCode.NOT_ACCEPTABLE_HERE, "encryption_required")
-        callee = directory.extension(tenant.id, user)
+        if rules.encryption_required and request.method == "INVITE" and not _offers_srtp(request):
+            # The "encryption required" setting: media must be SRTP (RFC 4568), so an offer
+            # without RTP/SAVP is refused as unacceptable here.
+            return refuse(
+                StatusCode.NOT_ACCEPTABLE_HERE, "encryption_required", "the offer has no SRTP"
+            )
+        # An emergency number goes out even where an extension has the same digits.
+        callee = (
+            None
+            if destination.kind is DestinationKind.EMERGENCY
+            else (directory.extension(tenant.id, user))
+        )
         if callee is not None:
             call = self._call(
                 request,
@@ -168,14 +200,9 @@ class Router:
                 now=now,
             )
             return self._to_extension(tenant, callee.ext, call, now)
-        if _is_external(user):
-            return self._outbound(
-                request,
-                tenant=tenant,
-                caller=caller,
-                number=_normalise(user),
-                directory=directory,
-                now=now,
+        if leaves or (destination.kind is DestinationKind.INVALID and _is_dialled(user)):
+            return self.leave(
+                request, tenant=tenant, caller=caller, dialled=user, directory=directory, now=now
             )
         return refuse(StatusCode.NOT_FOUND, "unknown_extension")
 
@@ -193,29 +220,62 @@ class Router:
         targets = tuple(Target(uri=r.binding.contact.uri, peer=r.source) for r in registrations)
         return Routed(tenant=tenant, targets=targets, call=call)
 
-    def _outbound(
+    def leave(
         self,
         request: Request,
         *,
         tenant: Tenant,
         caller: Extension,
-        number: str,
+        dialled: str,
         directory: Directory,
         now: float,
     ) -> Routed | Refused:
+        """The one way out to a trunk. Dialling uses it today; forwarding, transfer and
+        voicemail call-back must call it too. No other code builds a trunk target: the call
+        policy (:func:`ringfence.policy.check_outbound`) decides first, every time."""
+        rules = directory.policy.rules(
+            tenant.id,
+            country=tenant.country,
+            ext=caller.ext,
+            encryption_required=tenant.encryption_required,
+        )
+        owned = directory.numbers_of(tenant.id)
+        preferred = _preferred_identity(request, tenant.country)
+        presented = preferred or caller_id_for(owned, caller.ext)
+        destination, decision = check_outbound(
+            dialled,
+            rules,
+            now,
+            presented=presented,
+            owned_numbers=frozenset(n.e164 for n in owned),
+        )
+        number = destination.e164 or destination.dialled
         call = self._call(
             request, tenant=tenant, caller=caller.ext, callee=number, direction="outbound", now=now
         )
+        if not decision.allowed:
+            return Refused(
+                status=_status(decision.status),
+                reason=decision.reason,
+                detail=decision.detail,
+                tenant=tenant,
+                call=call,
+            )
         trunks = directory.trunks(tenant.id)
         if not trunks:
             return Refused(
-                status=StatusCode.SERVICE_UNAVAILABLE, reason="no_trunk", tenant=tenant, call=call
+                status=StatusCode.SERVICE_UNAVAILABLE,
+                reason="no_trunk",
+                tenant=tenant,
+                call=call,
+                alert=decision.alert,
             )
-        presented = _presented_number(directory, tenant, caller)
         if presented is None:
-            return Refused(
-                status=StatusCode.FORBIDDEN, reason="no_caller_id", tenant=tenant, call=call
-            )
+            if decision.alert is None:
+                return Refused(
+                    status=StatusCode.FORBIDDEN, reason="no_caller_id", tenant=tenant, call=call
+                )
+            presented = caller.ext  # an emergency call goes out even without a number
         trunk = trunks[0]
         target = SipUri(
             user=number,
@@ -228,14 +288,21 @@ class Router:
         tag = request.from_.tag or ""
         display = caller.display_name
         shown = f'"{display}" ' if display else ""
-        # Outbound From and P-Asserted-Identity carry a number the tenant owns (RFC 3325).
-        set_headers = (("From", f"{shown}{identity};tag={tag}"), ("P-Asserted-Identity", identity))
+        # Outbound From and P-Asserted-Identity carry a number the tenant owns (RFC 3325); the
+        # phone's P-Preferred-Identity was checked against the tenant's numbers and goes no
+        # further (RFC 3325 §9.2: a proxy removes it when it inserts P-Asserted-Identity).
+        set_headers = (
+            ("From", f"{shown}{identity};tag={tag}"),
+            ("P-Asserted-Identity", identity),
+            ("P-Preferred-Identity", None),
+        )
         return Routed(
             tenant=tenant,
             targets=(Target(uri=target, peer=peer),),
             call=call,
             set_headers=set_headers,
             trunk=trunk,
+            alert=decision.alert,
         )
 
     def _inbound(self, request: Request, trunk: Trunk, directory: Directory) -> Routed | Refused:
@@ -243,13 +310,17 @@ class Router:
         if tenant is None:
             return Refused(status=StatusCode.NOT_FOUND, reason="unknown_number", public=False)
         user = _user_of(request.uri)
-        number = directory.number(_normalise(user)) if user and _is_dialled(user) else None
+        destination = normalise(user, tenant.country) if user else None
+        e164 = destination.e164 if destination is not None else ""
+        number = directory.number(e164) if e164 else None
         now = self.wall_clock()
-        caller = _user_of(request.from_.uri) or "anonymous"
+        shown = _caller_id(request)
+        caller = shown or "anonymous"
         if number is None or number.tenant_id != tenant.id:
             return Refused(
                 status=StatusCode.NOT_FOUND,
                 reason="unknown_number",
+                public=False,
                 tenant=tenant,
                 call=self._call(
                     request,
@@ -263,6 +334,21 @@ class Router:
         call = self._call(
             request, tenant=tenant, caller=caller, callee=number.ext, direction="inbound", now=now
         )
+        rules = directory.policy.rules(tenant.id, country=tenant.country, ext=number.ext)
+        if rules.blocks:
+            decision = check_inbound(shown, number.ext, rules)
+            if not decision.allowed:
+                # The callee is never rung; what the caller gets is the block's treatment, and
+                # never the reason (it is another network's caller).
+                return Refused(
+                    status=_status(decision.status),
+                    reason=decision.reason,
+                    detail=decision.detail,
+                    public=False,
+                    tenant=tenant,
+                    call=call,
+                    silence=decision.treatment is BlockTreatment.SILENCE,
+                )
         return self._to_extension(tenant, number.ext, call, now)
 
     def _call(
@@ -286,6 +372,12 @@ class Router:
             direction=direction,
             started_at=now,
         )
+
+
+def _status(code: int) -> StatusCode:
+    """The policy's status code as a :class:`StatusCode` (403 for one it does not know)."""
+    member = StatusCode._value2member_map_.get(code)
+    return member if isinstance(member, StatusCode) else StatusCode.FORBIDDEN
 
 
 def _offers_srtp(request: Request) -> bool:
@@ -314,34 +406,39 @@ def _is_dialled(user: str | None) -> bool:
     return user is not None and _DIALLED.fullmatch(_VISUAL.sub("", user)) is not None
 
 
-#: Shorter digit strings are extensions: a mistyped extension must not become a carrier call.
-#: The call-policy issue replaces this with the tenant's numbering plan (phonenumbers).
-_MIN_NATIONAL_DIGITS = 7
+_ANONYMOUS_USERS = frozenset({"anonymous", "unknown", "unavailable", "restricted", "private"})
 
 
-def _is_external(user: str | None) -> bool:
-    """A number that leaves through a trunk: E.164 (+...), 00..., or at least 7 digits."""
-    if not _is_dialled(user) or user is None:
-        return False
-    digits = _VISUAL.sub("", user)
-    return digits.startswith(("+", "00")) or len(digits) >= _MIN_NATIONAL_DIGITS
+def _caller_id(request: Request) -> str | None:
+    """The caller ID a callee would see, or ``None`` when it is withheld: ``Privacy: id``
+    (RFC 3323), an anonymous From (RFC 3261 §8.1.1.3 suggests ``anonymous@anonymous.invalid``)
+    or a From whose user is not a number."""
+    privacy = request.headers.get("Privacy")
+    if privacy is not None and any(
+        p.strip().lower() in ("id", "user") for p in privacy.replace(",", ";").split(";")
+    ):
+        return None
+    uri = request.from_.uri
+    user = _user_of(uri)
+    if user is None or user.lower() in _ANONYMOUS_USERS:
+        return None
+    if isinstance(uri, SipUri) and uri.host.lower() == "anonymous.invalid":
+        return None
+    return user if _is_dialled(user) else None
 
 
-def _normalise(user: str) -> str:
-    """A dialled number in the form the dial plan keys on. The call-policy issue replaces this
-    with full national and international normalisation (phonenumbers)."""
-    digits = _VISUAL.sub("", user)
-    if digits.startswith("00"):
-        return "+" + digits[2:]
-    return digits
-
-
-def _presented_number(directory: Directory, tenant: Tenant, caller: Extension) -> str | None:
-    owned = directory.numbers_of(tenant.id)
-    for number in owned:
-        if number.ext == caller.ext:
-            return number.e164
-    return owned[0].e164 if owned else None
+def _preferred_identity(request: Request, country: str) -> str | None:
+    """The number the phone asked to present (P-Preferred-Identity, RFC 3325 §9.2), in E.164;
+    ``None`` when it asked for none. A value that is no number is kept as written, so that the
+    policy refuses it rather than presenting something else."""
+    value = request.headers.get("P-Preferred-Identity")
+    if value is None:
+        return None
+    text = value.strip()
+    inner = text[text.find("<") + 1 : text.find(">")] if "<" in text and ">" in text else text
+    user = inner.split(":", 1)[-1].split("@", 1)[0].split(";", 1)[0]
+    destination = normalise(user, country)
+    return destination.e164 or user or text
 
 
 def is_ip(host: str) -> bool:

@@ -5,7 +5,16 @@ extension merge the service defaults, its tenant's settings and its own
 (:func:`effective_rules`); :func:`evaluate` decides, with a reason code for every refusal.
 """
 
-from ringfence.policy.evaluate import Attempt, Decision, Direction, Reason, evaluate
+from ringfence.policy.book import PolicyBook
+from ringfence.policy.evaluate import (
+    Attempt,
+    Decision,
+    Direction,
+    Reason,
+    check_inbound,
+    check_outbound,
+    evaluate,
+)
 from ringfence.policy.model import (
     DEFAULT_BLOCKED_TYPES,
     SERVICE_DEFAULTS,
@@ -16,6 +25,8 @@ from ringfence.policy.model import (
     PolicySettings,
     TimeWindow,
     effective_rules,
+    settings_from_json,
+    settings_to_json,
 )
 from ringfence.policy.numbers import Destination, DestinationKind, NumberType, normalise
 from ringfence.policy.tables import (
@@ -44,16 +55,21 @@ __all__ = [
     "HighRiskRange",
     "HighRiskRanges",
     "NumberType",
+    "PolicyBook",
     "PolicySettings",
     "Rate",
     "RateTable",
     "Reason",
     "TableError",
     "TimeWindow",
+    "check_inbound",
+    "check_outbound",
     "effective_rules",
     "evaluate",
     "load_packaged_high_risk",
     "normalise",
     "parse_high_risk_csv",
     "parse_rates_csv",
+    "settings_from_json",
+    "settings_to_json",
 ]

@@ -14,10 +14,18 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from ringfence.policy.model import BlockTreatment, EffectiveRules
-from ringfence.policy.numbers import Destination, DestinationKind, NumberType
+from ringfence.policy.numbers import Destination, DestinationKind, NumberType, normalise
 from ringfence.policy.tables import Rate
 
-__all__ = ["Attempt", "Decision", "Direction", "Reason", "evaluate"]
+__all__ = [
+    "Attempt",
+    "Decision",
+    "Direction",
+    "Reason",
+    "check_inbound",
+    "check_outbound",
+    "evaluate",
+]
 
 
 class Direction(StrEnum):
@@ -196,6 +204,44 @@ def _inbound(attempt: Attempt, rules: EffectiveRules) -> Decision:
                 normalized=caller or "",
             )
     return Decision(allowed=True, normalized=caller or "")
+
+
+def check_outbound(
+    dialled: str,
+    rules: EffectiveRules,
+    now: float,
+    *,
+    presented: str | None = None,
+    owned_numbers: frozenset[str] = frozenset(),
+) -> tuple[Destination, Decision]:
+    """The one outbound gate: normalise what was dialled in the tenant's country, then decide.
+
+    Every way a call leaves the system (dialling, and forwarding, transfer and voicemail
+    call-back when they arrive) calls this; the router sends nothing to a trunk without an
+    allowed :class:`Decision` from it.
+    """
+    destination = normalise(dialled, rules.country)
+    attempt = Attempt(
+        direction=Direction.OUTBOUND,
+        destination=destination,
+        presented=presented,
+        owned_numbers=owned_numbers,
+    )
+    return destination, evaluate(attempt, rules, now)
+
+
+def check_inbound(caller: str | None, callee_ext: str, rules: EffectiveRules) -> Decision:
+    """May ``caller`` (a number as presented, or ``None`` when withheld) ring ``callee_ext``?
+
+    The caller ID is normalised in the tenant's country first, so that a block on ``+4420*``
+    matches a gateway that sends ``00442079460018`` or a national form.
+    """
+    caller_id: str | None = None
+    if caller is not None:
+        destination = normalise(caller, rules.country)
+        caller_id = destination.e164 or caller
+    attempt = Attempt(direction=Direction.INBOUND, caller_id=caller_id, callee_ext=callee_ext)
+    return evaluate(attempt, rules, 0.0)
 
 
 @lru_cache(maxsize=512)

@@ -29,6 +29,8 @@ __all__ = [
     "PolicySettings",
     "TimeWindow",
     "effective_rules",
+    "settings_from_json",
+    "settings_to_json",
 ]
 
 DEFAULT_BLOCKED_TYPES = frozenset(
@@ -270,3 +272,53 @@ def _merge(name: str, inherited: Any, mine: Any, *, may_loosen: bool) -> Any:
         return mine if inherited is None else min(inherited, mine)
     # timezone: the extension's own clock is no loosening.
     return mine
+
+
+# -- stored form ------------------------------------------------------------------------------
+
+
+def settings_to_json(settings: PolicySettings) -> dict[str, Any]:
+    """The values set, as a JSON object (what the store keeps and the audit log shows)."""
+    out: dict[str, Any] = {}
+    for name in SETTING_NAMES:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, frozenset):
+            out[name] = sorted(str(v) for v in value)
+        elif isinstance(value, (TimeWindow, Decimal)):
+            out[name] = str(value)
+        else:
+            out[name] = value
+    if settings.extensions_may_loosen:
+        out["extensions_may_loosen"] = sorted(settings.extensions_may_loosen)
+    return out
+
+
+def settings_from_json(data: dict[str, Any]) -> PolicySettings:
+    """The inverse of :func:`settings_to_json`. Raise ``ValueError`` on a value that is not a
+    setting (the store only holds what the service validated; this guards a hand edit)."""
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name in ("outbound", "international", "block_high_risk", "encryption_required"):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be true or false")
+            values[name] = value
+        elif name == "countries":
+            values[name] = frozenset(str(c).upper() for c in value)
+        elif name == "blocked_types":
+            values[name] = frozenset(NumberType(v) for v in value)
+        elif name == "window":
+            values[name] = TimeWindow.parse(str(value))
+        elif name == "timezone":
+            values[name] = str(value)
+        elif name == "max_rate":
+            values[name] = Decimal(str(value))
+        elif name == "extensions_may_loosen":
+            unknown = set(value) - set(SETTING_NAMES)
+            if unknown:
+                raise ValueError(f"not settings: {', '.join(sorted(unknown))}")
+            values[name] = frozenset(value)
+        else:
+            raise ValueError(f"{name!r} is not a policy setting")
+    return PolicySettings(**values)

@@ -183,5 +183,6 @@ def _parse(compact: str, country: str) -> tuple[phonenumbers.PhoneNumber | None,
             return number, True
         if phonenumbers.is_valid_number(number):
             return number, True
-        fallback = fallback or number
+        # None valid: the international reading (the last candidate) is the likelier one.
+        fallback = number
     return fallback, False

@@ -55,16 +55,23 @@ class Rate:
 
 
 class RateTable:
-    """Prices per minute by prefix, from a CSV of ``prefix,price,currency`` lines."""
+    """Prices per minute by prefix, from a CSV of ``prefix,price,currency`` lines.
 
-    __slots__ = ("_rates",)
+    A tenant's own table is its price list: a number it prices is priced from it alone. Only a
+    number it has no prefix for is looked up in ``fallback`` (the global table).
+    """
 
-    def __init__(self, rates: Iterable[Rate] = ()) -> None:
+    __slots__ = ("_rates", "fallback")
+
+    def __init__(self, rates: Iterable[Rate] = (), *, fallback: RateTable | None = None) -> None:
         self._rates = {rate.prefix: rate for rate in rates}
+        self.fallback = fallback
 
     def lookup(self, e164: str) -> Rate | None:
         prefix = _longest(self._rates, e164)
-        return None if prefix is None else self._rates[prefix]
+        if prefix is not None:
+            return self._rates[prefix]
+        return None if self.fallback is None else self.fallback.lookup(e164)
 
     def __len__(self) -> int:
         return len(self._rates)

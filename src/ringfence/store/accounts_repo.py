@@ -11,16 +11,10 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from ringfence.accounts import (
-    AuditEntry,
-    Directory,
-    Extension,
-    PhoneNumber,
-    Tenant,
-    TenantId,
-    Trunk,
-)
+from ringfence.accounts.directory import Directory
+from ringfence.accounts.model import AuditEntry, Extension, PhoneNumber, Tenant, TenantId, Trunk
 from ringfence.errors import NotFound, SchemaMismatch
+from ringfence.store.policy_repo import SqlPolicyRepo, load_policy
 from ringfence.store.schema import (
     AuditRow,
     BindingRow,
@@ -83,6 +77,8 @@ def _audit(row: AuditRow) -> AuditEntry:
         tenant_id=None if row.tenant_id is None else TenantId(row.tenant_id),
         target=row.target,
         detail=row.detail,
+        old_value=row.old_value,
+        new_value=row.new_value,
     )
 
 
@@ -101,11 +97,12 @@ def load_directory(session: Session) -> Directory:
         extensions=[_extension(r) for r in session.scalars(select(ExtensionRow))],
         trunks=[_trunk(r) for r in session.scalars(select(TrunkRow))],
         numbers=[_number(r) for r in session.scalars(select(NumberRow))],
+        policy=load_policy(session),
     )
 
 
-class SqlAccountsUnitOfWork:
-    """One transaction over the accounts tables (see :class:`AccountsUnitOfWork`)."""
+class SqlAccountsUnitOfWork(SqlPolicyRepo):
+    """One transaction over the accounts and policy tables (see :class:`AccountsUnitOfWork`)."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -219,6 +216,7 @@ class SqlAccountsUnitOfWork:
         session.execute(
             delete(BindingRow).where(BindingRow.tenant_id == tenant_id, BindingRow.ext == ext)
         )
+        self.forget_extension_policy(tenant_id, ext)
         result = session.execute(
             delete(ExtensionRow).where(ExtensionRow.tenant_id == tenant_id, ExtensionRow.ext == ext)
         )
@@ -301,6 +299,8 @@ class SqlAccountsUnitOfWork:
                 tenant_id=entry.tenant_id,
                 target=entry.target,
                 detail=entry.detail,
+                old_value=entry.old_value,
+                new_value=entry.new_value,
             )
         )
 

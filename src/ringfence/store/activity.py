@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ringfence.accounts import TenantId
+from ringfence.accounts.model import TenantId
 from ringfence.store.records import BindingsWrite, CallRecord, StoredBinding
 from ringfence.store.schema import BindingRow, CallRecordRow
 

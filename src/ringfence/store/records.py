@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ringfence.accounts import TenantId
+from ringfence.accounts.model import TenantId
 
 __all__ = ["CALL_DIRECTIONS", "BindingsWrite", "CallRecord", "StoredBinding"]
 

@@ -30,6 +30,7 @@ __all__ = [
     "CallRecordRow",
     "CallerBlockRow",
     "ExtensionRow",
+    "HighRiskRow",
     "MetaRow",
     "NumberRow",
     "PolicyRow",
@@ -232,6 +233,17 @@ class RateRow(Base):
     prefix: Mapped[str] = mapped_column(String(15))
     price: Mapped[str] = mapped_column(String(32))  # a decimal, exactly as imported
     currency: Mapped[str] = mapped_column(String(3))
+
+
+class HighRiskRow(Base):
+    """The operator's high-risk range list; while it has rows it replaces the packaged one."""
+
+    __tablename__ = "high_risk_ranges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(15), unique=True)
+    label: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
 
 
 class MetaRow(Base):

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from ringfence.accounts import AuditEntry, Directory, TenantId
+from ringfence.accounts.directory import Directory
+from ringfence.accounts.model import AuditEntry, TenantId
 from ringfence.errors import Conflict, InvalidInput, NotFound, SchemaMismatch
 from ringfence.store import activity
 from ringfence.store.accounts_repo import SqlAccountsUnitOfWork, load_directory, read_revision

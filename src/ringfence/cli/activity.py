@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -142,6 +143,8 @@ def audit(
             "tenant": names.get(e.tenant_id) if e.tenant_id is not None else None,
             "target": e.target,
             "detail": e.detail,
+            "old": e.old_value,
+            "new": e.new_value,
         }
         for e in entries
     ]
@@ -155,8 +158,28 @@ def audit(
             e.action,
             names.get(e.tenant_id, "") if e.tenant_id is not None else "",
             e.target,
-            e.detail,
+            "; ".join(p for p in (e.detail, _change(e.old_value, e.new_value)) if p),
         ]
         for e in entries
     ]
     show_table("Audit log", ["at (UTC)", "who", "what", "tenant", "target", "detail"], rows)
+
+
+def _change(old: str | None, new: str | None) -> str:
+    """Old and new values, short: for settings (JSON objects) only the keys that changed."""
+    if old is None and new is None:
+        return ""
+    try:
+        before, after = json.loads(old or "{}"), json.loads(new or "{}")
+    except ValueError:
+        before = after = None
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return f"{old or '-'} -> {new or '-'}"
+
+    def shown(value: object) -> str:
+        if value is None:
+            return "inherited"
+        return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    keys = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    return "; ".join(f"{k}: {shown(before.get(k))} -> {shown(after.get(k))}" for k in keys)

@@ -190,6 +190,7 @@ class PolicyService:
                     country=owner.country,
                     ext=ext,
                     encryption_required=owner.encryption_required,
+                    timezone=owner.timezone,
                 ),
                 tenant_settings=book.settings(owner.id),
                 extension_settings=None if ext is None else book.settings(owner.id, ext),
@@ -386,6 +387,7 @@ class PolicyService:
                 country=owner.country,
                 ext=ext,
                 encryption_required=owner.encryption_required,
+                timezone=owner.timezone,
             )
             numbers = uow.numbers(owner.id)
         when = self._clock() if at is None else _parse_at(at, rules.timezone)

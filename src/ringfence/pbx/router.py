@@ -150,6 +150,7 @@ class Router:
             country=tenant.country,
             ext=caller.ext,
             encryption_required=tenant.encryption_required,
+            timezone=tenant.timezone,
         )
 
         def refuse(status: StatusCode, reason: str, detail: str = "") -> Refused:
@@ -238,6 +239,7 @@ class Router:
             country=tenant.country,
             ext=caller.ext,
             encryption_required=tenant.encryption_required,
+            timezone=tenant.timezone,
         )
         owned = directory.numbers_of(tenant.id)
         preferred = _preferred_identity(request, tenant.country)
@@ -334,7 +336,9 @@ class Router:
         call = self._call(
             request, tenant=tenant, caller=caller, callee=number.ext, direction="inbound", now=now
         )
-        rules = directory.policy.rules(tenant.id, country=tenant.country, ext=number.ext)
+        rules = directory.policy.rules(
+            tenant.id, country=tenant.country, ext=number.ext, timezone=tenant.timezone
+        )
         if rules.blocks:
             decision = check_inbound(shown, number.ext, rules)
             if not decision.allowed:

@@ -49,7 +49,7 @@ class PolicyBook:
             {t: RateTable(table, fallback=self.global_rates) for t, table in (rates or {}).items()}
         )
         self.high_risk = high_risk if high_risk is not None else HighRiskRanges()
-        self._memo: dict[tuple[int, str, str, bool], EffectiveRules] = {}
+        self._memo: dict[tuple[int, str, str, bool, str | None], EffectiveRules] = {}
 
     def settings(self, tenant_id: int, ext: str | None = None) -> PolicySettings:
         """What the tenant (``ext`` None) or the extension set itself; empty when nothing."""
@@ -65,17 +65,26 @@ class PolicyBook:
         return self._rates.get(tenant_id, self.global_rates)
 
     def rules(
-        self, tenant_id: int, *, country: str, ext: str | None, encryption_required: bool = False
+        self,
+        tenant_id: int,
+        *,
+        country: str,
+        ext: str | None,
+        encryption_required: bool = False,
+        timezone: str | None = None,
     ) -> EffectiveRules:
         """The rules in effect for the extension ``ext`` of the tenant (``None``: the tenant's
-        own). ``encryption_required`` is the tenant's account flag, which the policy setting
-        may only make stricter."""
-        key = (tenant_id, ext or "", country, encryption_required)
+        own). ``encryption_required`` and ``timezone`` come from the tenant's account: the
+        first is a floor the policy may only raise, the second the clock of its time window
+        unless the policy names another."""
+        key = (tenant_id, ext or "", country, encryption_required, timezone)
         found = self._memo.get(key)
         if found is None:
             tenant = self.settings(tenant_id)
             if encryption_required and tenant.encryption_required is None:
                 tenant = tenant.changed(encryption_required=True)
+            if timezone is not None and tenant.timezone is None:
+                tenant = tenant.changed(timezone=timezone)
             found = effective_rules(
                 country=country,
                 tenant=tenant,

@@ -318,7 +318,8 @@ def test_a_blocked_inbound_caller_never_rings_the_phone(
         silence,
     )
     assert not refused.public  # another network's caller learns nothing of the rule
-    assert refused.call is not None and refused.call.direction == "inbound"
+    assert refused.call is not None
+    assert refused.call.direction == "inbound"
 
 
 def test_a_prefix_block_of_one_extension_leaves_the_others_alone(router: Router) -> None:
@@ -332,3 +333,16 @@ def test_a_prefix_block_of_one_extension_leaves_the_others_alone(router: Router)
         invite("+447700900555", "carrier.example", "+15551230002@a.example"), GATEWAY
     )
     assert isinstance(routed, Routed)
+
+
+def test_a_caller_who_withholds_the_number_goes_out_anonymous_with_an_asserted_identity(
+    router: Router,
+) -> None:
+    routed = router.route(
+        authenticated(router, "1001", "a.example", "2125550123@a.example", extra="Privacy: id\r\n"),
+        PHONE,
+    )
+    assert isinstance(routed, Routed)
+    headers = dict(routed.set_headers)
+    assert headers["From"] == '"Anonymous" <sip:anonymous@anonymous.invalid>;tag=f1'
+    assert headers["P-Asserted-Identity"] == "<sip:+15551230002@a.example;user=phone>"

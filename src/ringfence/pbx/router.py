@@ -293,8 +293,14 @@ class Router:
         # Outbound From and P-Asserted-Identity carry a number the tenant owns (RFC 3325); the
         # phone's P-Preferred-Identity was checked against the tenant's numbers and goes no
         # further (RFC 3325 §9.2: a proxy removes it when it inserts P-Asserted-Identity).
+        if _withheld(request):
+            # RFC 3323 §4.1.1.3: the caller asked for privacy, so From is anonymous; the
+            # asserted identity travels with the Privacy header for the carrier to honour.
+            shown, identity_from = '"Anonymous" ', "<sip:anonymous@anonymous.invalid>"
+        else:
+            identity_from = identity
         set_headers = (
-            ("From", f"{shown}{identity};tag={tag}"),
+            ("From", f"{shown}{identity_from};tag={tag}"),
             ("P-Asserted-Identity", identity),
             ("P-Preferred-Identity", None),
         )
@@ -413,14 +419,19 @@ def _is_dialled(user: str | None) -> bool:
 _ANONYMOUS_USERS = frozenset({"anonymous", "unknown", "unavailable", "restricted", "private"})
 
 
+def _withheld(request: Request) -> bool:
+    """The request asks for its caller ID to be withheld (``Privacy: id`` or ``user``)."""
+    privacy = request.headers.get("Privacy")
+    return privacy is not None and any(
+        p.strip().lower() in ("id", "user") for p in privacy.replace(",", ";").split(";")
+    )
+
+
 def _caller_id(request: Request) -> str | None:
     """The caller ID a callee would see, or ``None`` when it is withheld: ``Privacy: id``
     (RFC 3323), an anonymous From (RFC 3261 §8.1.1.3 suggests ``anonymous@anonymous.invalid``)
     or a From whose user is not a number."""
-    privacy = request.headers.get("Privacy")
-    if privacy is not None and any(
-        p.strip().lower() in ("id", "user") for p in privacy.replace(",", ";").split(";")
-    ):
+    if _withheld(request):
         return None
     uri = request.from_.uri
     user = _user_of(uri)

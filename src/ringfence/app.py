@@ -325,6 +325,7 @@ async def start_service(settings: Settings) -> RunningService:
         wall_clock=sources.now,
         metrics=metrics,
         spawn=spawn,
+        silence_seconds=settings.silence_seconds,
     )
     holder.append(service)
     timer: list[asyncio.TimerHandle | None] = [None]

@@ -26,7 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ringfence.errors import ConfigError
 
@@ -136,6 +136,8 @@ class Settings(BaseModel):
     min_expires: int = 60
     max_expires: int = 3600
     default_expires: int = 3600
+    #: A blocked caller with the "silence" treatment hears nothing this long, then gets 480.
+    silence_seconds: Annotated[float, Field(ge=0.5, le=120.0)] = 20.0
     tls_cert_path: Path
     tls_key_path: Path
 

@@ -133,10 +133,23 @@ def serve(
     log_format: Annotated[
         Literal["console", "json"], typer.Option("--log-format", help="console or json")
     ] = "console",
+    silence_seconds: Annotated[
+        float,
+        typer.Option(
+            "--silence-seconds",
+            help="how long a blocked caller with the silence treatment waits before a 480",
+        ),
+    ] = 20.0,
 ) -> None:
     """Run the phone service until SIGTERM or SIGINT, then stop cleanly."""
     settings = load_settings(
-        data_dir=data_dir, db_url=db, sip=sip, sips=sips, metrics=metrics, log_format=log_format
+        data_dir=data_dir,
+        db_url=db,
+        sip=sip,
+        sips=sips,
+        metrics=metrics,
+        log_format=log_format,
+        silence_seconds=silence_seconds,
     )
     with failures():
         check_ready(settings)

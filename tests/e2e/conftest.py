@@ -173,6 +173,7 @@ class Service:
         self._process: subprocess.Popen[bytes] | None = None
         self._logs: list[Path] = []
         self.exit_codes: list[int] = []
+        self.extra_args: list[str] = []  # more `ringfence serve` options, for one test's needs
 
     # the process
 
@@ -195,6 +196,7 @@ class Service:
             f"{self.host}:{self.sips_port}",
             "--metrics",
             f"{self.host}:{self.metrics_port}",
+            *self.extra_args,
         ]
         with log_path.open("wb") as log:
             self._process = subprocess.Popen(

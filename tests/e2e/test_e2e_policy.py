@@ -301,3 +301,41 @@ def test_blocked_caller_gets_busy_and_never_rings_the_callee(
     assert refused["answered_at"] is None
     assert (answered["direction"], answered["callee"]) == ("inbound", bob.ext)
     assert answered["final_status"] == 200
+
+
+SILENCE_SECONDS = 2.0
+
+
+def test_a_silenced_caller_hears_nothing_then_480_and_never_rings_the_callee(
+    tmp_path: Path,
+    transport: str,
+    template: Callable[[str], Path],
+    toolkit: Any,
+    phones: Any,
+    world: Any,
+    call_id: str,
+) -> None:
+    """``block add alpha anonymous --treatment silence``: a withheld caller from the trunk gets
+    no final answer for the silence period (``serve --silence-seconds``), then 480, and bob's
+    registered phone never sees the call."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(template(transport), data_dir)
+    running = toolkit.service(data_dir, tmp_path)
+    running.extra_args = ["--silence-seconds", str(SILENCE_SECONDS)]
+    running.start()
+    try:
+        phones = dataclasses.replace(phones, service=running)
+        admin(running, "block", "add", TENANT, "anonymous", "--treatment", "silence")
+        callee = phones.registered(world.bob, call_id)  # waits for a call that never comes
+        started = time.monotonic()
+        silenced = gateway_call_refused(phones, world.bob_number, "anonymous", call_id, 480)
+        waited = time.monotonic() - started
+        callee.terminate()
+        assert silenced.returncode == 0, f"{silenced.describe()}\n\n{callee.result.describe()}"
+        assert waited >= SILENCE_SECONDS, f"the 480 came after {waited:.2f}s"
+        assert callee.result.received("INVITE ") == [], "the silenced caller rang bob"
+        record = records(running, call_id)[call_id]
+        assert (record["direction"], record["callee"]) == ("inbound", world.bob.ext)
+        assert (record["final_status"], record["reason"]) == (480, "caller_blocked")
+    finally:
+        running.stop_cleanly()

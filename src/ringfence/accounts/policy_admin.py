@@ -257,6 +257,8 @@ class PolicyService:
     def blocks(self, tenant: str, ext: str | None = None) -> list[CallerBlock]:
         with self._store.unit_of_work() as uow:
             owner = self._tenant(uow, tenant)
+            if ext is not None:
+                self._extension(uow, owner, ext)
             found = uow.caller_blocks(owner.id)
         return [b for b in found if ext is None or b.ext == ext]
 
@@ -320,6 +322,10 @@ class PolicyService:
         """Replace the tenant's rate table (``None``: the global one) with a CSV of
         ``prefix,price,currency`` lines. A bad line imports nothing."""
         rates = self._parse_table(text, parse_rates_csv)
+        if not rates:
+            raise InvalidInput(
+                "the file holds no rates (prefix,price,currency lines); nothing was imported"
+            )
         with self._store.unit_of_work() as uow:
             owner = None if tenant is None else self._tenant(uow, tenant)
             replaced = uow.replace_rates(GLOBAL_RATES if owner is None else owner.id, rates)

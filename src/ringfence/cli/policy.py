@@ -159,6 +159,20 @@ def policy_show(
 
 # -- policy set -------------------------------------------------------------------------------
 
+# The options of `policy set` by the name of the setting they change.
+_OPTION_NAMES = {
+    "block_types": "blocked_types",
+    "high_risk": "block_high_risk",
+    "encryption": "encryption_required",
+}
+
+
+def _setting_names(text: str) -> list[str]:
+    """Setting names as an admin writes them: the option names (``block-types``) or the
+    names ``policy show --json`` prints (``blocked_types``)."""
+    names = [part.strip().lstrip("-").replace("-", "_") for part in text.split(",")]
+    return [_OPTION_NAMES.get(name, name) for name in names if name]
+
 
 def _opt(help_text: str, name: str) -> Any:
     return typer.Option(name, help=help_text, show_default=False)
@@ -225,14 +239,14 @@ def policy_set(
         "encryption_required": encryption,
     }
     values = {name: text for name, text in given.items() if text is not None}
-    cleared = [c.strip().replace("-", "_") for c in (clear or "").split(",") if c.strip()]
+    cleared = _setting_names(clear or "")
     with opened_admin(data_dir, db) as admin:
         view = admin.policy.set(
             tenant,
             ext=ext,
             values=values,
             clear=cleared,
-            loosen=None if loosen is None else loosen.replace("-", "_").split(","),
+            loosen=None if loosen is None else _setting_names(loosen),
         )
     if as_json:
         emit_json(_view_json(view))

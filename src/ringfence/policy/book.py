@@ -81,7 +81,8 @@ class PolicyBook:
         found = self._memo.get(key)
         if found is None:
             tenant = self.settings(tenant_id)
-            if encryption_required and tenant.encryption_required is None:
+            if encryption_required:
+                # The account's flag is a floor: a policy setting cannot lower it.
                 tenant = tenant.changed(encryption_required=True)
             if timezone is not None and tenant.timezone is None:
                 tenant = tenant.changed(timezone=timezone)

@@ -225,8 +225,10 @@ def effective_rules(
                 continue
             if name == "window":
                 window = mine
-                windows = (window,) if name in loosen else (*windows, window)
-                sources[name] = "extension"
+                if name in loosen or not windows:
+                    windows, sources[name] = (window,), "extension"
+                else:
+                    windows, sources[name] = (*windows, window), f"{sources[name]} and extension"
                 continue
             inherited = values[name]
             merged = _merge(name, inherited, mine, may_loosen=name in loosen)
@@ -270,8 +272,9 @@ def _merge(name: str, inherited: Any, mine: Any, *, may_loosen: bool) -> Any:
         return frozenset(inherited or ()) | frozenset(mine)
     if name == "max_rate":
         return mine if inherited is None else min(inherited, mine)
-    # timezone: the extension's own clock is no loosening.
-    return mine
+    # timezone: another clock moves the tenant's window, which can loosen it; only where the
+    # tenant allows that.
+    return inherited
 
 
 # -- stored form ------------------------------------------------------------------------------

@@ -191,18 +191,16 @@ def _outbound(
 
 def _inbound(attempt: Attempt, rules: EffectiveRules) -> Decision:
     caller = attempt.caller_id
-    for block in rules.blocks:
-        if block.ext is not None and block.ext != attempt.callee_ext:
-            continue
-        if block.matches(caller):
-            return Decision(
-                allowed=False,
-                reason=Reason.CALLER_BLOCKED.value,
-                status=_TREATMENT_STATUS[block.treatment],
-                detail=f"caller {caller or 'anonymous'} matches block {block.pattern}",
-                treatment=block.treatment,
-                normalized=caller or "",
-            )
+    block = rules.block_index.match(caller, attempt.callee_ext)
+    if block is not None:
+        return Decision(
+            allowed=False,
+            reason=Reason.CALLER_BLOCKED.value,
+            status=_TREATMENT_STATUS[block.treatment],
+            detail=f"caller {caller or 'anonymous'} matches block {block.pattern}",
+            treatment=block.treatment,
+            normalized=caller or "",
+        )
     return Decision(allowed=True, normalized=caller or "")
 
 

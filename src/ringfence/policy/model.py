@@ -11,6 +11,7 @@ stricter of the two applies).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_BLOCKED_TYPES",
     "SERVICE_DEFAULTS",
     "SETTING_NAMES",
+    "BlockIndex",
     "BlockTreatment",
     "CallerBlock",
     "EffectiveRules",
@@ -177,6 +179,47 @@ class CallerBlock:
         return caller == self.pattern
 
 
+class BlockIndex:
+    """Blocked callers by what they match: exact numbers, prefixes and ``anonymous``. A caller
+    is looked up in at most 16 dictionary probes however many blocks a tenant has; the most
+    specific match wins (the exact number, then the longest prefix)."""
+
+    __slots__ = ("_anonymous", "_exact", "_lengths", "_prefixes")
+
+    def __init__(self, blocks: tuple[CallerBlock, ...]) -> None:
+        self._exact: dict[str, list[CallerBlock]] = {}
+        self._prefixes: dict[str, list[CallerBlock]] = {}
+        self._anonymous: list[CallerBlock] = []
+        for block in blocks:
+            if block.pattern == "anonymous":
+                self._anonymous.append(block)
+            elif block.pattern.endswith("*"):
+                self._prefixes.setdefault(block.pattern[:-1], []).append(block)
+            else:
+                self._exact.setdefault(block.pattern, []).append(block)
+        self._lengths = sorted({len(p) for p in self._prefixes}, reverse=True)
+
+    def match(self, caller: str | None, ext: str | None) -> CallerBlock | None:
+        """The block that stops ``caller`` (``None``: withheld) from ringing ``ext``."""
+        if caller is None:
+            return _first_for(self._anonymous, ext)
+        found = _first_for(self._exact.get(caller, ()), ext)
+        if found is not None:
+            return found
+        for length in self._lengths:
+            candidates = self._prefixes.get(caller[:length])
+            if candidates and (found := _first_for(candidates, ext)) is not None:
+                return found
+        return None
+
+
+def _first_for(blocks: Iterable[CallerBlock], ext: str | None) -> CallerBlock | None:
+    for block in blocks:
+        if block.ext is None or block.ext == ext:
+            return block
+    return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EffectiveRules:
     """The rules one extension's calls are checked against, and where each value came from
@@ -196,6 +239,10 @@ class EffectiveRules:
     rates: RateTable | None = field(default=None, compare=False)
     high_risk: HighRiskRanges | None = field(default=None, compare=False)
     sources: dict[str, str] = field(default_factory=dict, compare=False)
+    block_index: BlockIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "block_index", BlockIndex(self.blocks))
 
 
 def effective_rules(

@@ -29,12 +29,15 @@ from prometheus_client import start_http_server
 
 from ringfence.accounts import Directory, Tenant, TenantId
 from ringfence.config import Settings
+from ringfence.fraud import UsageLedger, periods
 from ringfence.pbx.auth import Authenticator
+from ringfence.pbx.calls import CallTracker
 from ringfence.pbx.engine import SipService
 from ringfence.pbx.location import LocationStore
 from ringfence.pbx.metrics import Metrics
 from ringfence.pbx.registrar import RegistrarService, from_stored
 from ringfence.pbx.router import Router
+from ringfence.policy import normalise
 from ringfence.sip.digest import DigestVerifier
 from ringfence.sip.nonce import NonceFactory, ReplayTracker
 from ringfence.sip.proxy import ProxyIdentity
@@ -259,6 +262,10 @@ async def start_service(settings: Settings) -> RunningService:
             location.replace(stored.tenant_id, stored.ext, (*tenant_regs, from_stored(stored)))
     metrics = Metrics()
     metrics.registrations.set(location.count(sources.now()))
+    calls = CallTracker()
+    seeded = seed_usage(
+        calls.ledger, directory_box[0], store.outbound_records_since(sources.now() - 32 * 86400)
+    )
 
     listens = [
         Listen(transport="UDP", host=settings.sip.host, port=settings.sip.port),
@@ -302,6 +309,7 @@ async def start_service(settings: Settings) -> RunningService:
         authenticator=Authenticator(verifier),
         wall_clock=sources.now,
         local_hosts=frozenset({host, settings.sip.host, "localhost", "127.0.0.1"}),
+        calls=calls,
     )
     registrar = RegistrarService(
         location,
@@ -372,6 +380,11 @@ async def start_service(settings: Settings) -> RunningService:
                 full_collection()
             if ticks % 15 == 0:
                 location.prune(sources.now())
+                # Spend of days and months no tenant's clock can still be in.
+                now = sources.now()
+                calls.ledger.forget_before(
+                    (periods(now - 2 * 86400, "UTC")[0], periods(now - 40 * 86400, "UTC")[1])
+                )
                 with contextlib.suppress(Exception):
                     await persistence.call(store.delete_expired_bindings, sources.now())
             metrics.registrations.set(location.count(sources.now()))
@@ -390,6 +403,7 @@ async def start_service(settings: Settings) -> RunningService:
         listen=[f"{s.transport}:{s.host}:{s.port}" for s in network.bound],
         advertised=host,
         tenants=len(directory_box[0].tenants()),
+        usage_records=seeded,
     )
     return RunningService(
         network=network,
@@ -403,6 +417,26 @@ async def start_service(settings: Settings) -> RunningService:
         executor=executor,
         disarm=disarm,
     )
+
+
+def seed_usage(ledger: UsageLedger, directory: Directory, records: list[CallRecord]) -> int:
+    """Rebuild the throttles' call rates and spend from the outbound call records (oldest
+    first), so that a restart does not hand a hacked extension a fresh budget. Returns how many
+    records were read."""
+    for record in records:
+        tenant = directory.tenant(record.tenant_id)
+        if tenant is None:
+            continue
+        international = normalise(record.callee, tenant.country).country not in (
+            "",
+            tenant.country,
+        )
+        ledger.started(tenant.id, record.caller, international=international, at=record.started_at)
+        if record.cost is not None:
+            ledger.spent(
+                tenant.id, record.caller, record.cost, periods(record.started_at, tenant.timezone)
+            )
+    return len(records)
 
 
 def _has_extension(directory: Directory, tenant: TenantId, ext: str) -> bool:

@@ -14,6 +14,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -608,3 +609,34 @@ def test_blocks_of_an_unknown_extension_and_an_empty_rates_file_are_errors(
     with pytest.raises(InvalidInput, match="no rates"):
         policy.import_rates("err", "prefix,price,currency\n")
     assert policy.show("err").tenant_rates == 1  # the stored table is intact
+
+
+def test_budgets_and_throttles_are_set_audited_and_reach_the_call_path(
+    store: Store, accounts: AccountsService, policy: PolicyService
+) -> None:
+    tenant = accounts.add_tenant("thr", domain="thr.example")
+    accounts.add_extension("thr", "1001")
+    before = store.revision()
+    view = policy.show("thr", "1001")
+    assert view.limits.daily_budget == Decimal("50")  # the safe default of a new tenant
+    assert view.limit_sources["daily_budget"] == "default"
+    policy.set_limits("thr", values={"daily_budget": "20", "intl_concurrent_per_extension": "1"})
+    view = policy.set_limits("thr", ext="1001", values={"daily_budget": "5"})
+    assert (view.limits.daily_budget, view.limit_sources["daily_budget"]) == (
+        Decimal("5"),
+        "extension",
+    )
+    assert view.limit_sources["intl_concurrent_per_extension"] == "tenant"
+    assert store.revision() > before
+    directory = store.load_directory()
+    assert directory.usage_limits(tenant.id).daily_budget == Decimal("20")
+    assert directory.usage_limits(tenant.id).calls_per_minute == 10  # default kept
+    assert directory.usage_limits(tenant.id, "1001").daily_budget == Decimal("5")
+    (entry, *_) = accounts.audit_log("thr")
+    assert (entry.action, entry.target) == ("limits.set", "ext 1001")
+    assert (entry.old_value, entry.new_value) == ("{}", '{"daily_budget": "5"}')
+    policy.set_limits("thr", ext="1001", values={"daily_budget": "none"})
+    assert policy.show("thr", "1001").limits.daily_budget == Decimal("20")
+    for bad in ({"daily_budget": "-3"}, {"calls_per_minute": "ten"}, {}):
+        with pytest.raises(InvalidInput):
+            policy.set_limits("thr", values=bad)

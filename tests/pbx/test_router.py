@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 
 from ringfence.accounts import Directory, Extension, PhoneNumber, Tenant, TenantId, Trunk
+from ringfence.fraud import Limits
 from ringfence.pbx.auth import Authenticator
 from ringfence.pbx.location import LocationStore, Registration
 from ringfence.pbx.router import Refused, Routed, Router
@@ -20,7 +23,9 @@ from ringfence.policy import (
     CallerBlock,
     PolicyBook,
     PolicySettings,
+    RateTable,
     load_packaged_high_risk,
+    parse_rates_csv,
 )
 from ringfence.sip.digest import Algorithm, DigestVerifier, build_credentials, compute_ha1
 from ringfence.sip.effects import Peer
@@ -346,3 +351,98 @@ def test_a_caller_who_withholds_the_number_goes_out_anonymous_with_an_asserted_i
     headers = dict(routed.set_headers)
     assert headers["From"] == '"Anonymous" <sip:anonymous@anonymous.invalid>;tag=f1'
     assert headers["P-Asserted-Identity"] == "<sip:+15551230002@a.example;user=phone>"
+
+
+# -- usage throttles -------------------------------------------------------------------------
+
+
+def test_a_third_international_call_at_once_is_refused_until_one_ends(router: Router) -> None:
+    """The safe default of a new tenant: 2 international calls at once per extension."""
+    live = []
+    for n in range(2):
+        routed = router.route(
+            authenticated(router, "1001", "a.example", f"+44207946001{n}@a.example"), PHONE
+        )
+        assert isinstance(routed, Routed)
+        assert routed.call is not None
+        assert routed.call.international
+        router.calls.start(replace(routed.call, call_id=f"c{n}"))
+        live.append(replace(routed.call, call_id=f"c{n}"))
+    third = router.route(
+        authenticated(router, "1001", "a.example", "+442079460018@a.example"), PHONE
+    )
+    assert isinstance(third, Refused)
+    assert (int(third.status), third.reason) == (403, "concurrent_calls")
+    domestic = router.route(
+        authenticated(router, "1001", "a.example", "2125550123@a.example"), PHONE
+    )
+    assert isinstance(domestic, Routed)  # domestic calls have their own, higher limit
+    router.calls.end(live[0], status=200, reason=None, now=NOW)
+    again = router.route(
+        authenticated(router, "1001", "a.example", "+442079460018@a.example"), PHONE
+    )
+    assert isinstance(again, Routed)
+
+
+def test_international_calls_a_minute_are_capped_per_extension(router: Router) -> None:
+    for n in range(5):  # the default: 5 international calls a minute
+        routed = router.route(
+            authenticated(router, "1001", "a.example", f"+44207946002{n}@a.example"), PHONE
+        )
+        assert isinstance(routed, Routed)
+        assert routed.call is not None
+        call = replace(routed.call, call_id=f"r{n}")
+        router.calls.start(call)
+        router.calls.end(call, status=486, reason=None, now=NOW)
+    sixth = router.route(
+        authenticated(router, "1001", "a.example", "+442079460030@a.example"), PHONE
+    )
+    assert isinstance(sixth, Refused)
+    assert sixth.reason == "call_rate"
+    other = router.route(
+        authenticated(router, "1002", "a.example", "+442079460030@a.example"), PHONE
+    )
+    assert isinstance(other, Routed)  # another extension of the tenant is not held up
+
+
+def test_a_spent_daily_budget_refuses_paid_calls_but_not_free_ones() -> None:
+    priced = Directory(
+        revision=2,
+        tenants=DIRECTORY.tenants(),
+        extensions=[e for t in DIRECTORY.tenants() for e in DIRECTORY.extensions(t.id)],
+        trunks=DIRECTORY.trunks(A),
+        numbers=DIRECTORY.numbers_of(A),
+        policy=PolicyBook(
+            settings={(A, ""): PolicySettings(international=True, countries=frozenset({"GB"}))},
+            rates={A: RateTable(parse_rates_csv("44,0.60,USD\n1800,0,USD\n"))},
+        ),
+        usage_limits={(A, ""): Limits(daily_budget=Decimal("1.00"))},
+    )
+    seeded = random.Random(7)
+    verifier = DigestVerifier(
+        nonces=NonceFactory(b"k" * 32, random_bytes=seeded.randbytes),
+        replay=ReplayTracker(lifetime=300.0),
+    )
+    clock = [NOW]
+    router = Router(directory=lambda: priced, location=LocationStore(),
+                    authenticator=Authenticator(verifier), wall_clock=lambda: clock[0])  # fmt: skip
+    routed = router.route(
+        authenticated(router, "1001", "a.example", "+442079460018@a.example"), PHONE
+    )
+    assert isinstance(routed, Routed)
+    assert routed.call is not None
+    assert routed.call.price == Decimal("0.60")
+    router.calls.start(routed.call)
+    router.calls.answered(routed.call.call_id, routed.call.from_tag, NOW)
+    clock[0] = NOW + 120  # two minutes at 0.60 a minute
+    record = router.calls.end(routed.call, status=200, reason=None, now=clock[0])
+    assert (record.cost, record.currency) == (Decimal("1.2000"), "USD")
+    refused = router.route(
+        authenticated(router, "1001", "a.example", "+442079460019@a.example"), PHONE
+    )
+    assert isinstance(refused, Refused)
+    assert refused.reason == "budget_exceeded"
+    free = router.route(authenticated(router, "1001", "a.example", "+18005550199@a.example"), PHONE)
+    assert isinstance(free, Routed)  # toll free costs nothing: no budget stops it
+    emergency = router.route(authenticated(router, "1001", "a.example", "911@a.example"), PHONE)
+    assert isinstance(emergency, Routed)

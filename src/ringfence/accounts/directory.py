@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from ringfence.accounts.model import Extension, PhoneNumber, Tenant, TenantId, Trunk
 from ringfence.accounts.rules import normalise_host
+from ringfence.fraud.limits import SAFE_DEFAULTS, Limits
 from ringfence.policy.book import PolicyBook
 
 __all__ = ["Directory"]
@@ -38,6 +39,7 @@ class Directory:
         "_tenants",
         "_trunk_by_source",
         "_trunks",
+        "_usage_limits",
     )
 
     _revision: int
@@ -49,6 +51,7 @@ class Directory:
     _numbers: Mapping[str, PhoneNumber]
     _numbers_of: Mapping[TenantId, tuple[PhoneNumber, ...]]
     _policy: PolicyBook
+    _usage_limits: Mapping[tuple[int, str], Limits]
 
     def __init__(
         self,
@@ -59,6 +62,7 @@ class Directory:
         trunks: Iterable[Trunk] = (),
         numbers: Iterable[PhoneNumber] = (),
         policy: PolicyBook | None = None,
+        usage_limits: Mapping[tuple[int, str], Limits] | None = None,
     ) -> None:
         tenant_list = sorted(tenants, key=lambda t: t.id)
         extensions_of: dict[TenantId, dict[str, Extension]] = {t.id: {} for t in tenant_list}
@@ -85,6 +89,7 @@ class Directory:
             "_numbers": MappingProxyType({n.e164: n for n in number_list}),
             "_numbers_of": MappingProxyType({tid: tuple(ns) for tid, ns in numbers_of.items()}),
             "_policy": policy if policy is not None else PolicyBook(),
+            "_usage_limits": MappingProxyType(dict(usage_limits or {})),
         }
         for name, value in fields.items():
             object.__setattr__(self, name, value)
@@ -107,6 +112,13 @@ class Directory:
     def policy(self) -> PolicyBook:
         """Every tenant's call-policy settings, blocked callers and rates, at this revision."""
         return self._policy
+
+    def usage_limits(self, tenant_id: TenantId, ext: str | None = None) -> Limits:
+        """The limits in effect for the tenant (``ext`` None: its own, over the safe defaults)
+        or what one extension set itself (empty when nothing)."""
+        if ext:
+            return self._usage_limits.get((tenant_id, ext), Limits())
+        return self._usage_limits.get((tenant_id, ""), Limits()).over(SAFE_DEFAULTS)
 
     def tenants(self) -> tuple[Tenant, ...]:
         return tuple(self._tenants.values())

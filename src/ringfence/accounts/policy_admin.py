@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from ringfence.accounts.model import AuditEntry, Tenant, TenantId, caller_id_for
@@ -24,6 +24,7 @@ from ringfence.accounts.ports import AccountsStore, AccountsUnitOfWork
 from ringfence.accounts.rules import check_country, check_ext, check_timezone
 from ringfence.accounts.service import find_extension, find_tenant
 from ringfence.errors import Conflict, InvalidInput, NotFound
+from ringfence.fraud.limits import LIMIT_NAMES, SAFE_DEFAULTS, Limits, limits_to_json
 from ringfence.policy import (
     SETTING_NAMES,
     BlockTreatment,
@@ -145,6 +146,8 @@ class PolicyView:
     tenant_rates: int
     global_rates: int
     high_risk: HighRiskRanges
+    limits: Limits  # the usage limits in effect (the extension's over its tenant's)
+    limit_sources: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -182,6 +185,8 @@ class PolicyService:
             if ext is not None:
                 self._extension(uow, owner, ext)
             book = uow.policy_book()
+            tenant_limits = uow.usage_limits(owner.id, None)
+            ext_limits = uow.usage_limits(owner.id, ext) if ext else Limits()
             return PolicyView(
                 tenant=owner,
                 ext=ext,
@@ -198,6 +203,15 @@ class PolicyService:
                 tenant_rates=len(uow.rates(owner.id)),
                 global_rates=len(book.global_rates),
                 high_risk=book.high_risk,
+                limits=ext_limits.over(tenant_limits.over(SAFE_DEFAULTS)),
+                limit_sources={
+                    name: "extension"
+                    if getattr(ext_limits, name) is not None
+                    else "tenant"
+                    if getattr(tenant_limits, name) is not None
+                    else "default"
+                    for name in LIMIT_NAMES
+                },
             )
 
     def set(
@@ -249,6 +263,33 @@ class PolicyService:
                 f"ext {ext}" if ext else "tenant",
                 old=json.dumps(settings_to_json(old), sort_keys=True),
                 new=json.dumps(settings_to_json(new), sort_keys=True),
+            )
+        return self.show(tenant, ext)
+
+    # -- usage limits ---------------------------------------------------------------------
+
+    def set_limits(
+        self, tenant: str, *, ext: str | None = None, values: Mapping[str, str]
+    ) -> PolicyView:
+        """Set usage limits from their text (``{"daily_budget": "50"}``); ``none`` removes a
+        limit the level sets, so the level above applies again."""
+        if not values:
+            raise InvalidInput("nothing to set: give at least one limit (see --help)")
+        parsed: dict[str, Any] = {name: _parse_limit(name, text) for name, text in values.items()}
+        with self._store.unit_of_work() as uow:
+            owner = self._tenant(uow, tenant)
+            if ext is not None:
+                self._extension(uow, owner, ext)
+            old = uow.usage_limits(owner.id, ext)
+            new = replace(old, **parsed)
+            uow.set_usage_limits(owner.id, ext, new)
+            self._audit(
+                uow,
+                "limits.set",
+                owner.id,
+                f"ext {ext}" if ext else "tenant",
+                old=json.dumps(limits_to_json(old), sort_keys=True),
+                new=json.dumps(limits_to_json(new), sort_keys=True),
             )
         return self.show(tenant, ext)
 
@@ -452,6 +493,25 @@ class PolicyService:
                 new_value=new,
             )
         )
+
+
+def _parse_limit(name: str, text: str) -> int | Decimal | None:
+    option = name.replace("_", " ")
+    if name not in LIMIT_NAMES:
+        raise InvalidInput(f"{name!r} is not a usage limit ({', '.join(LIMIT_NAMES)})")
+    if text.strip().lower() in ("none", "inherit", "default"):
+        return None
+    if name.endswith("budget"):
+        try:
+            amount = Decimal(text.strip())
+        except InvalidOperation:
+            amount = Decimal(-1)
+        if not amount.is_finite() or amount < 0:
+            raise InvalidInput(f"the {option} takes an amount such as 50 or 12.50, not {text!r}")
+        return amount
+    if not text.strip().isdigit():
+        raise InvalidInput(f"{option} takes a whole number of 0 or more (or none), not {text!r}")
+    return int(text.strip())
 
 
 def _parse_at(text: str, timezone: str) -> float:

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from ringfence.accounts.model import AuditEntry, Extension, PhoneNumber, Tenant, TenantId, Trunk
+from ringfence.fraud.limits import Limits
 from ringfence.policy.book import PolicyBook
 from ringfence.policy.model import BlockTreatment, CallerBlock, PolicySettings
 from ringfence.policy.tables import HighRiskRange, HighRiskRanges, Rate
@@ -30,6 +31,11 @@ class PolicyUnitOfWork(Protocol):
     def set_policy_settings(
         self, tenant_id: int, ext: str | None, settings: PolicySettings
     ) -> None: ...
+
+    def usage_limits(self, tenant_id: int, ext: str | None) -> Limits:
+        """What the tenant (``ext`` None) or the extension set itself (empty when nothing)."""
+
+    def set_usage_limits(self, tenant_id: int, ext: str | None, limits: Limits) -> None: ...
 
     def caller_blocks(self, tenant_id: int) -> list[CallerBlock]: ...
 

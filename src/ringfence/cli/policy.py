@@ -3,6 +3,7 @@ and ``check``."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,13 +25,16 @@ from ringfence.cli.common import (
     when,
 )
 from ringfence.errors import InvalidInput
+from ringfence.fraud import LIMIT_NAMES
 from ringfence.policy import SETTING_NAMES, CallerBlock, EffectiveRules, HighRiskRanges
 
 __all__ = [
     "block_add",
     "block_list",
     "block_remove",
+    "budget_set",
     "check",
+    "limits_set",
     "policy_high_risk",
     "policy_set",
     "policy_show",
@@ -41,10 +45,16 @@ policy_app = typer.Typer(
     help="Call policy: what each tenant's calls may reach.", no_args_is_help=True
 )
 block_app = typer.Typer(help="Blocked inbound callers of a tenant.", no_args_is_help=True)
+budget_app = typer.Typer(help="Spend budgets per day and month.", no_args_is_help=True)
+limits_app = typer.Typer(
+    help="Usage throttles: calls at once and per minute.", no_args_is_help=True
+)
 rates_app = typer.Typer(help="Rate tables: price per minute by prefix.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy", rich_help_panel="Call policy")
 app.add_typer(block_app, name="block", rich_help_panel="Call policy")
 app.add_typer(rates_app, name="rates", rich_help_panel="Call policy")
+app.add_typer(budget_app, name="budget", rich_help_panel="Fraud guard")
+app.add_typer(limits_app, name="limits", rich_help_panel="Fraud guard")
 
 ExtOption = Annotated[
     str | None,
@@ -114,7 +124,18 @@ def _view_json(view: PolicyView) -> dict[str, Any]:
         "blocked_callers": [_block_json(b) for b in view.blocks],
         "rates": {"tenant": view.tenant_rates, "global": view.global_rates},
         "high_risk": {"ranges": len(view.high_risk), "origin": view.high_risk.origin},
+        "limits": {
+            name: {
+                "value": None if (v := getattr(view.limits, name)) is None else _number(v),
+                "source": view.limit_sources[name],
+            }
+            for name in LIMIT_NAMES
+        },
     }
+
+
+def _number(value: object) -> object:
+    return str(value) if isinstance(value, Decimal) else value
 
 
 @policy_app.command("show")
@@ -154,6 +175,18 @@ def policy_show(
     typer.echo(
         f"rates: {view.tenant_rates} of the tenant, {view.global_rates} global;"
         f" high-risk ranges: {len(view.high_risk)} ({view.high_risk.origin})"
+    )
+    show_table(
+        "Usage limits",
+        ["limit", "value", "from"],
+        [
+            [
+                name.replace("_", " "),
+                "none" if item["value"] is None else str(item["value"]),
+                item["source"],
+            ]
+            for name, item in data["limits"].items()
+        ],
     )
 
 
@@ -467,3 +500,94 @@ def check(
             f"refused: {data['reason']} ({data['status']}): {data['detail']}; {where}"
             f" at {when(result.at)} UTC"
         )
+
+
+# -- usage limits -----------------------------------------------------------------------------
+
+
+def _show_limits(view: PolicyView, ext: str | None, as_json: bool, names: list[str]) -> None:
+    data = _view_json(view)["limits"]
+    if as_json:
+        emit_json({"tenant": view.tenant.name, "ext": ext, "limits": data})
+        return
+    who = f"{view.tenant.name} extension {ext}" if ext else view.tenant.name
+    shown = ", ".join(
+        f"{n.replace('_', ' ')} {data[n]['value'] if data[n]['value'] is not None else 'none'}"
+        f" ({data[n]['source']})"
+        for n in names
+    )
+    typer.echo(f"{who}: {shown}")
+
+
+@budget_app.command("set")
+def budget_set(
+    tenant: TenantName,
+    *,
+    ext: ExtOption = None,
+    daily: Annotated[
+        str | None, _opt("most a day may cost (rate table currency), or none", "--daily")
+    ] = None,
+    monthly: Annotated[str | None, _opt("most a month may cost, or none", "--monthly")] = None,
+    data_dir: DataDir = DEFAULT_DIR,
+    db: DbUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Set a tenant's (or one extension's) spend budgets. At a budget, new paid calls are
+    refused with reason budget_exceeded; a day and a month are the tenant's own."""
+    values = {
+        name: text
+        for name, text in (("daily_budget", daily), ("monthly_budget", monthly))
+        if text is not None
+    }
+    with opened_admin(data_dir, db) as admin:
+        view = admin.policy.set_limits(tenant, ext=ext, values=values)
+    _show_limits(view, ext, as_json, ["daily_budget", "monthly_budget"])
+
+
+@limits_app.command("set")
+def limits_set(
+    tenant: TenantName,
+    *,
+    ext: ExtOption = None,
+    concurrent: Annotated[
+        str | None, _opt("calls out at once per extension", "--concurrent")
+    ] = None,
+    tenant_concurrent: Annotated[
+        str | None, _opt("(tenant) calls out at once in the tenant", "--tenant-concurrent")
+    ] = None,
+    trunk_concurrent: Annotated[
+        str | None, _opt("(tenant) calls at once on its trunk", "--trunk-concurrent")
+    ] = None,
+    intl_concurrent: Annotated[
+        str | None, _opt("international calls at once per extension", "--intl-concurrent")
+    ] = None,
+    tenant_intl_concurrent: Annotated[
+        str | None,
+        _opt("(tenant) international calls at once in the tenant", "--tenant-intl-concurrent"),
+    ] = None,
+    per_minute: Annotated[
+        str | None, _opt("calls out a minute per extension", "--per-minute")
+    ] = None,
+    per_hour: Annotated[str | None, _opt("calls out an hour per extension", "--per-hour")] = None,
+    intl_per_minute: Annotated[
+        str | None, _opt("international calls a minute per extension", "--intl-per-minute")
+    ] = None,
+    data_dir: DataDir = DEFAULT_DIR,
+    db: DbUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Set the usage throttles of a tenant or one extension (a number, or none to inherit)."""
+    given = {
+        "concurrent_per_extension": concurrent,
+        "concurrent_per_tenant": tenant_concurrent,
+        "concurrent_per_trunk": trunk_concurrent,
+        "intl_concurrent_per_extension": intl_concurrent,
+        "intl_concurrent_per_tenant": tenant_intl_concurrent,
+        "calls_per_minute": per_minute,
+        "calls_per_hour": per_hour,
+        "intl_calls_per_minute": intl_per_minute,
+    }
+    values = {name: text for name, text in given.items() if text is not None}
+    with opened_admin(data_dir, db) as admin:
+        view = admin.policy.set_limits(tenant, ext=ext, values=values)
+    _show_limits(view, ext, as_json, list(values))

@@ -3,16 +3,26 @@
 The tracker follows each INVITE dialog that passes through the proxy: attempted, answered,
 ended or refused (with its reason code). It also answers "is this an established dialog we
 record-routed?", so that in-dialog requests for unknown dialogs are refused instead of relayed.
+
+For the usage throttles it counts the outbound calls in progress (per extension, tenant and
+trunk, international ones apart), prices each one as it runs, and tells the
+:class:`~ringfence.fraud.UsageLedger` of every outbound start and of what each call cost.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from ringfence.accounts import TenantId
+from ringfence.fraud import UsageLedger, periods
 from ringfence.store import CallRecord
 
 __all__ = ["CallState", "CallTracker"]
+
+_CENT_FRACTION = Decimal("0.0001")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,13 +39,59 @@ class CallState:
     #: again with credentials for a trunk took the next number, so the caller's later requests in
     #: the dialog are shifted by this much on their way out and back.
     cseq_offset: int = 0
+    # Outbound calls only: the trunk, whether it leaves the tenant's country, its price per
+    # minute (None: unpriced) and the tenant's clock (budgets are per local day and month).
+    trunk_id: int | None = None
+    international: bool = False
+    price: Decimal | None = None
+    currency: str | None = None
+    timezone: str = "UTC"
+
+    def cost(self, now: float) -> Decimal | None:
+        """What the call has cost so far: per second, from the answer."""
+        if self.price is None or self.answered_at is None:
+            return None
+        seconds = Decimal(str(round(max(0.0, now - self.answered_at), 3)))
+        return (self.price * seconds / 60).quantize(_CENT_FRACTION)
+
+
+def _keys(state: CallState) -> Iterator[tuple[object, ...]]:
+    """The counters an outbound call in progress adds to."""
+    yield ("ext", state.tenant_id, state.caller)
+    yield ("tenant", state.tenant_id)
+    yield ("trunk", state.trunk_id)
+    if state.international:
+        yield ("intl-ext", state.tenant_id, state.caller)
+        yield ("intl-tenant", state.tenant_id)
 
 
 class CallTracker:
     """Live calls by (Call-ID, From tag)."""
 
-    def __init__(self) -> None:
+    def __init__(self, ledger: UsageLedger | None = None) -> None:
         self._calls: dict[tuple[str, str], CallState] = {}
+        self._outbound: Counter[tuple[object, ...]] = Counter()
+        self.ledger = ledger if ledger is not None else UsageLedger()
+
+    def outbound(self, *key: object) -> int:
+        """Outbound calls in progress: ``("ext", tenant, ext)``, ``("tenant", tenant)``,
+        ``("trunk", trunk_id)``, ``("intl-ext", tenant, ext)`` or ``("intl-tenant", tenant)``."""
+        return self._outbound[key]
+
+    def running_cost(self, tenant_id: TenantId, ext: str, now: float) -> tuple[Decimal, Decimal]:
+        """What the tenant's answered outbound calls in progress have cost so far, and the
+        part of it that is the extension's."""
+        tenant = mine = Decimal(0)
+        if not self._outbound[("tenant", tenant_id)]:
+            return tenant, mine
+        for state in self._calls.values():
+            if state.tenant_id == tenant_id and state.direction == "outbound":
+                cost = state.cost(now)
+                if cost is not None:
+                    tenant += cost
+                    if state.caller == ext:
+                        mine += cost
+        return tenant, mine
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -44,7 +100,18 @@ class CallTracker:
         return sum(1 for c in self._calls.values() if c.answered_at is not None)
 
     def start(self, state: CallState) -> None:
-        self._calls.setdefault((state.call_id, state.from_tag), state)
+        key = (state.call_id, state.from_tag)
+        if key in self._calls:
+            return
+        self._calls[key] = state
+        if state.direction == "outbound":
+            self._outbound.update(_keys(state))
+            self.ledger.started(
+                state.tenant_id,
+                state.caller,
+                international=state.international,
+                at=state.started_at,
+            )
 
     def get(self, call_id: str, tag_a: str | None, tag_b: str | None) -> CallState | None:
         """The call of a dialog, whichever side sends (the callee's From tag is our To tag)."""
@@ -67,8 +134,17 @@ class CallTracker:
 
     def end(self, state: CallState, *, status: int, reason: str | None, now: float) -> CallRecord:
         """Close the call and return its record (the caller writes it to the store)."""
-        self._calls.pop((state.call_id, state.from_tag), None)
+        live = self._calls.pop((state.call_id, state.from_tag), None)
+        if live is not None and live.direction == "outbound":
+            self._outbound.subtract(_keys(live))
+        if live is not None:
+            state = live  # with its answer time and what it was priced at
         duration = 0.0 if state.answered_at is None else max(0.0, now - state.answered_at)
+        cost = state.cost(now)
+        if cost is not None:
+            self.ledger.spent(
+                state.tenant_id, state.caller, cost, periods(state.started_at, state.timezone)
+            )
         return CallRecord(
             id=None,
             tenant_id=state.tenant_id,
@@ -82,4 +158,6 @@ class CallTracker:
             duration=round(duration, 3),
             final_status=status,
             reason=reason,
+            cost=cost,
+            currency=state.currency if cost is not None else None,
         )

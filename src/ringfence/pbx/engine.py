@@ -139,6 +139,7 @@ class SipService:
         metrics: Metrics,
         spawn: Callable[[Coroutine[Any, Any, None]], None],
         silence_seconds: float = SILENCE_SECONDS,
+        calls: CallTracker | None = None,
     ) -> None:
         self._layer = layer
         self._wire = wire
@@ -157,7 +158,7 @@ class SipService:
         #: INVITEs of blocked callers whose treatment is silence: answered 480 only after a
         #: while (or 487 when the caller cancels first), the callee never rung.
         self._silenced: dict[TransactionKey, tuple[Request, Refused]] = {}
-        self.calls = CallTracker()
+        self.calls = calls if calls is not None else router.calls
         self._by_server: dict[TransactionKey, _Proxied] = {}
         self._by_client: dict[TransactionKey, _Proxied] = {}
         self._on_deadline: Callable[[float | None], None] = lambda _: None

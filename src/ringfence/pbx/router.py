@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
 
 from ringfence.accounts import Directory, Extension, Tenant, Trunk, caller_id_for
 from ringfence.errors import ParseError
+from ringfence.fraud import Usage, UsageVerdict, check_usage, periods
 from ringfence.pbx.auth import Authenticator, AuthVerdict
-from ringfence.pbx.calls import CallState
+from ringfence.pbx.calls import CallState, CallTracker
 from ringfence.pbx.location import LocationStore
 from ringfence.policy import (
     BlockTreatment,
+    Decision,
+    Destination,
     DestinationKind,
     check_inbound,
     check_outbound,
@@ -97,6 +100,8 @@ class Router:
     authenticator: Authenticator
     wall_clock: Callable[[], float]
     local_hosts: frozenset[str] = field(default_factory=frozenset)
+    #: The live calls and the usage ledger, for the throttles (the engine shares them).
+    calls: CallTracker = field(default_factory=CallTracker)
 
     # -- the tenant and authentication steps -----------------------------------------------------
 
@@ -279,6 +284,34 @@ class Router:
                 )
             presented = caller.ext  # an emergency call goes out even without a number
         trunk = trunks[0]
+        if call is not None:
+            rate = decision.rate
+            call = replace(
+                call,
+                trunk_id=trunk.id,
+                international=destination.country != tenant.country,
+                price=rate.price if rate is not None else None,
+                currency=rate.currency if rate is not None else None,
+                timezone=tenant.timezone,
+            )
+        if decision.alert is None and request.method == "INVITE":
+            # Throttles hold every call out except an emergency call.
+            verdict = self._throttle(
+                tenant=tenant,
+                ext=caller.ext,
+                destination=destination,
+                decision=decision,
+                trunk=trunk,
+                now=now,
+            )
+            if not verdict.allowed:
+                return Refused(
+                    status=StatusCode.FORBIDDEN,
+                    reason=verdict.reason,
+                    detail=verdict.detail,
+                    tenant=tenant,
+                    call=call,
+                )
         target = SipUri(
             user=number,
             host=trunk.host,
@@ -311,6 +344,45 @@ class Router:
             set_headers=set_headers,
             trunk=trunk,
             alert=decision.alert,
+        )
+
+    def _throttle(
+        self,
+        *,
+        tenant: Tenant,
+        ext: str,
+        destination: Destination,
+        decision: Decision,
+        trunk: Trunk,
+        now: float,
+    ) -> UsageVerdict:
+        directory = self.directory()
+        calls = self.calls
+        international = destination.country != tenant.country
+        minute, hour, intl_minute = calls.ledger.rates(tenant.id, ext, now)
+        spent = calls.ledger.spend(tenant.id, ext, periods(now, tenant.timezone))
+        running_tenant, running_ext = calls.running_cost(tenant.id, ext, now)
+        usage = Usage(
+            concurrent_extension=calls.outbound("ext", tenant.id, ext),
+            concurrent_tenant=calls.outbound("tenant", tenant.id),
+            concurrent_trunk=calls.outbound("trunk", trunk.id),
+            intl_concurrent_extension=calls.outbound("intl-ext", tenant.id, ext),
+            intl_concurrent_tenant=calls.outbound("intl-tenant", tenant.id),
+            calls_last_minute=minute,
+            calls_last_hour=hour,
+            intl_calls_last_minute=intl_minute,
+            spent_today_tenant=spent[0] + running_tenant,
+            spent_month_tenant=spent[1] + running_tenant,
+            spent_today_extension=spent[2] + running_ext,
+            spent_month_extension=spent[3] + running_ext,
+        )
+        rate = decision.rate
+        return check_usage(
+            usage=usage,
+            tenant=directory.usage_limits(tenant.id),
+            extension=directory.usage_limits(tenant.id, ext),
+            international=international,
+            paid=rate is not None and rate.price > 0,
         )
 
     def _inbound(self, request: Request, trunk: Trunk, directory: Directory) -> Routed | Refused:

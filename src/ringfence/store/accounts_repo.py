@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ringfence.accounts.directory import Directory
 from ringfence.accounts.model import AuditEntry, Extension, PhoneNumber, Tenant, TenantId, Trunk
 from ringfence.errors import NotFound, SchemaMismatch
-from ringfence.store.policy_repo import SqlPolicyRepo, load_policy
+from ringfence.store.policy_repo import SqlPolicyRepo, load_policy, load_usage_limits
 from ringfence.store.schema import (
     AuditRow,
     BindingRow,
@@ -98,6 +98,7 @@ def load_directory(session: Session) -> Directory:
         trunks=[_trunk(r) for r in session.scalars(select(TrunkRow))],
         numbers=[_number(r) for r in session.scalars(select(NumberRow))],
         policy=load_policy(session),
+        usage_limits=load_usage_limits(session),
     )
 
 

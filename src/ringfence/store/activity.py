@@ -6,6 +6,7 @@ Each function runs inside a transaction the caller opened (see :class:`ringfence
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.engine import Connection
@@ -21,6 +22,7 @@ __all__ = [
     "delete_expired_bindings",
     "list_call_records",
     "load_bindings",
+    "outbound_records_since",
     "replace_bindings",
 ]
 
@@ -57,6 +59,8 @@ def _record(row: CallRecordRow) -> CallRecord:
         duration=row.duration,
         final_status=row.final_status,
         reason=row.reason,
+        cost=None if row.cost is None else Decimal(row.cost),
+        currency=row.currency,
     )
 
 
@@ -91,6 +95,8 @@ def _record_values(record: CallRecord) -> dict[str, object]:
         "duration": record.duration,
         "final_status": record.final_status,
         "reason": record.reason,
+        "cost": None if record.cost is None else str(record.cost),
+        "currency": record.currency,
     }
 
 
@@ -162,6 +168,17 @@ def add_call_record(session: Session, record: CallRecord) -> CallRecord:
     session.add(row)
     session.flush()
     return _record(row)
+
+
+def outbound_records_since(session: Session, since: float) -> list[CallRecord]:
+    """Every tenant's outbound call records that ended at or after ``since`` (for the usage
+    throttles after a restart)."""
+    rows = session.scalars(
+        select(CallRecordRow)
+        .where(CallRecordRow.ended_at >= since, CallRecordRow.direction == "outbound")
+        .order_by(CallRecordRow.ended_at)
+    )
+    return [_record(r) for r in rows]
 
 
 def list_call_records(session: Session, tenant_id: TenantId, *, limit: int) -> list[CallRecord]:

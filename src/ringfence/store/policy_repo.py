@@ -14,6 +14,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from ringfence.errors import NotFound, SchemaMismatch
+from ringfence.fraud.limits import Limits, limits_from_json, limits_to_json
 from ringfence.policy.book import PolicyBook
 from ringfence.policy.model import (
     BlockTreatment,
@@ -29,9 +30,15 @@ from ringfence.policy.tables import (
     RateTable,
     load_packaged_high_risk,
 )
-from ringfence.store.schema import CallerBlockRow, HighRiskRow, PolicyRow, RateRow
+from ringfence.store.schema import (
+    CallerBlockRow,
+    HighRiskRow,
+    PolicyRow,
+    RateRow,
+    UsageLimitsRow,
+)
 
-__all__ = ["GLOBAL_RATES", "SqlPolicyRepo", "load_policy"]
+__all__ = ["GLOBAL_RATES", "SqlPolicyRepo", "load_policy", "load_usage_limits"]
 
 GLOBAL_RATES = 0
 """The tenant id under which the global rate table is stored."""
@@ -82,6 +89,20 @@ def load_policy(session: Session) -> PolicyBook:
         global_rates=RateTable(rates.get(GLOBAL_RATES, ())),
         high_risk=read_high_risk(session),
     )
+
+
+def _limits(row: UsageLimitsRow) -> Limits:
+    try:
+        return limits_from_json(json.loads(row.limits))
+    except (ValueError, TypeError) as error:
+        raise SchemaMismatch(
+            f"the usage limits of tenant {row.tenant_id} {row.ext!r} cannot be read: {error}"
+        ) from error
+
+
+def load_usage_limits(session: Session) -> dict[tuple[int, str], Limits]:
+    """The limits each tenant (``""``) and extension set, for the call path."""
+    return {(r.tenant_id, r.ext): _limits(r) for r in session.scalars(select(UsageLimitsRow))}
 
 
 def read_high_risk(session: Session) -> HighRiskRanges:
@@ -138,6 +159,30 @@ class SqlPolicyRepo:
                 CallerBlockRow.tenant_id == tenant_id, CallerBlockRow.ext == ext
             )
         )
+
+    # -- usage limits ---------------------------------------------------------------------
+
+    def usage_limits(self, tenant_id: int, ext: str | None) -> Limits:
+        row = self._session.scalar(
+            select(UsageLimitsRow).where(
+                UsageLimitsRow.tenant_id == tenant_id, UsageLimitsRow.ext == (ext or "")
+            )
+        )
+        return Limits() if row is None else _limits(row)
+
+    def set_usage_limits(self, tenant_id: int, ext: str | None, limits: Limits) -> None:
+        """Store ``limits`` as the whole set of values; an empty set deletes the row."""
+        session = self._write()
+        session.execute(
+            delete(UsageLimitsRow).where(
+                UsageLimitsRow.tenant_id == tenant_id, UsageLimitsRow.ext == (ext or "")
+            )
+        )
+        values = limits_to_json(limits)
+        if values:
+            text = json.dumps(values, sort_keys=True)
+            session.add(UsageLimitsRow(tenant_id=tenant_id, ext=ext or "", limits=text))
+        session.flush()
 
     # -- blocked callers ------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from ringfence.accounts.model import TenantId
 
@@ -39,10 +40,11 @@ class StoredBinding:
 class CallRecord:
     """One call attempt: who called whom, which way, when, and how it ended.
 
-    ``direction`` is ``internal``, ``outbound`` or ``inbound``. Times are epoch seconds;
-    ``answered_at`` is ``None`` for a call never answered, and ``duration`` counts seconds from
-    answer to end (0 when unanswered). ``reason`` is the reason code of a refused call (for
-    example ``intl_disabled``). ``id`` is ``None`` until the store has written the record.
+        ``direction`` is ``internal``, ``outbound`` or ``inbound``. Times are epoch seconds;
+        ``answered_at`` is ``None`` for a call never answered, and ``duration`` counts seconds from
+        answer to end (0 when unanswered). ``reason`` is the reason code of a refused call (for
+        example ``intl_disabled``). ``cost`` is what a priced call cost (rate table currency), for
+    the spend budgets. ``id`` is ``None`` until the store has written the record.
     """
 
     id: int | None
@@ -57,6 +59,8 @@ class CallRecord:
     duration: float
     final_status: int
     reason: str | None = None
+    cost: Decimal | None = None  # what an outbound call cost, from the rate table
+    currency: str | None = None
 
     def __post_init__(self) -> None:
         if self.direction not in CALL_DIRECTIONS:

@@ -37,6 +37,7 @@ __all__ = [
     "RateRow",
     "TenantRow",
     "TrunkRow",
+    "UsageLimitsRow",
 ]
 
 # Named constraints, so that later migrations can alter them (SQLite batch mode needs names).
@@ -158,6 +159,7 @@ class CallRecordRow(Base):
     __table_args__ = (
         CheckConstraint("direction IN ('internal', 'outbound', 'inbound')", name="direction"),
         Index(None, "tenant_id", "ended_at"),
+        Index(None, "ended_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -172,6 +174,8 @@ class CallRecordRow(Base):
     duration: Mapped[float] = mapped_column(Double)
     final_status: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(String(64))
+    cost: Mapped[str | None] = mapped_column(String(32))  # a decimal, in ``currency``
+    currency: Mapped[str | None] = mapped_column(String(3))
 
 
 class AuditRow(Base):
@@ -244,6 +248,19 @@ class HighRiskRow(Base):
     prefix: Mapped[str] = mapped_column(String(15), unique=True)
     label: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(Text)
+
+
+class UsageLimitsRow(Base):
+    """The usage limits of a tenant (``ext`` empty) or one extension, as a JSON object of the
+    values set; what is not set comes from the tenant, then from the safe defaults."""
+
+    __tablename__ = "usage_limits"
+    __table_args__ = (UniqueConstraint("tenant_id", "ext"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    ext: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    limits: Mapped[str] = mapped_column(Text)
 
 
 class MetaRow(Base):

@@ -214,6 +214,13 @@ class Store:
         except Conflict as error:
             raise NotFound(f"a write of the batch names something gone: {error}") from error
 
+    def outbound_records_since(self, since: float) -> list[CallRecord]:
+        """Every tenant's outbound call records that ended at or after ``since``, oldest first:
+        at start, the usage throttles rebuild their call rates and spend from them. Crosses
+        tenants on purpose, like :meth:`load_bindings`."""
+        with self._db.read() as session:
+            return activity.outbound_records_since(session, since)
+
     def list_call_records(self, tenant_id: TenantId, *, limit: int = 100) -> list[CallRecord]:
         """This tenant's call records, the most recently ended first."""
         with self._db.read() as session:

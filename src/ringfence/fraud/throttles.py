@@ -1,0 +1,227 @@
+"""Usage throttles, pure: concurrent calls, call rate and spend, decided from facts and ``now``.
+
+A hacked extension is spotted by what it does in its first minutes: it calls abroad, fast and
+in parallel, at high prices. The throttles cap each of these, with safe defaults for every new
+tenant, before any anomaly score has an opinion:
+
+- **concurrent calls** out of the tenant (not internal ones) per extension, per tenant and per
+  trunk, and international ones per extension and per tenant;
+- **call rate** per extension, calls per minute and per hour (outbound, not internal), and
+  international calls per minute;
+- **spend** per tenant and optionally per extension, per day and per month, in the rate
+  table's currency; calls in progress count with what they have cost so far.
+
+:func:`check_usage` decides one new outbound call; :class:`UsageLedger` keeps the starts and the
+spend the decisions are made from (in memory, rebuilt from the call records after a restart).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from ringfence.fraud.limits import Limits
+
+__all__ = [
+    "ThrottleReason",
+    "Usage",
+    "UsageLedger",
+    "UsageVerdict",
+    "check_usage",
+    "periods",
+]
+
+
+class ThrottleReason(StrEnum):
+    CONCURRENT_CALLS = "concurrent_calls"
+    CALL_RATE = "call_rate"
+    BUDGET_EXCEEDED = "budget_exceeded"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage:
+    """What a tenant and one extension are doing now: the facts a decision is made from."""
+
+    concurrent_extension: int = 0
+    concurrent_tenant: int = 0
+    concurrent_trunk: int = 0
+    intl_concurrent_extension: int = 0
+    intl_concurrent_tenant: int = 0
+    calls_last_minute: int = 0
+    calls_last_hour: int = 0
+    intl_calls_last_minute: int = 0
+    spent_today_tenant: Decimal = Decimal(0)
+    spent_month_tenant: Decimal = Decimal(0)
+    spent_today_extension: Decimal = Decimal(0)
+    spent_month_extension: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageVerdict:
+    allowed: bool
+    reason: str = ""
+    detail: str = ""
+
+
+_ALLOWED = UsageVerdict(allowed=True)
+
+
+def check_usage(
+    *,
+    usage: Usage,
+    tenant: Limits,
+    extension: Limits | None,
+    international: bool,
+    paid: bool,
+) -> UsageVerdict:
+    """May one more outbound call start? ``paid`` is whether it has a price (a budget stops
+    only paid calls); ``international`` whether it leaves the tenant's country."""
+    mine = extension.over(tenant) if extension is not None else tenant
+    counts = [
+        (usage.concurrent_extension, mine.concurrent_per_extension, "calls at once from it"),
+        (usage.concurrent_tenant, tenant.concurrent_per_tenant, "calls at once in the tenant"),
+        (usage.concurrent_trunk, tenant.concurrent_per_trunk, "calls at once on the trunk"),
+    ]
+    if international:
+        counts += [
+            (
+                usage.intl_concurrent_extension,
+                mine.intl_concurrent_per_extension,
+                "international calls at once from it",
+            ),
+            (
+                usage.intl_concurrent_tenant,
+                tenant.intl_concurrent_per_tenant,
+                "international calls at once in the tenant",
+            ),
+        ]
+    for current, limit, what in counts:
+        if limit is not None and current >= limit:
+            return UsageVerdict(
+                allowed=False,
+                reason=ThrottleReason.CONCURRENT_CALLS.value,
+                detail=f"{limit} {what} at most",
+            )
+    rates = [
+        (usage.calls_last_minute, mine.calls_per_minute, "calls a minute"),
+        (usage.calls_last_hour, mine.calls_per_hour, "calls an hour"),
+    ]
+    if international:
+        rates.append(
+            (
+                usage.intl_calls_last_minute,
+                mine.intl_calls_per_minute,
+                "international calls a minute",
+            )
+        )
+    for current, limit, what in rates:
+        if limit is not None and current >= limit:
+            return UsageVerdict(
+                allowed=False,
+                reason=ThrottleReason.CALL_RATE.value,
+                detail=f"{limit} {what} at most",
+            )
+    if paid:
+        budgets = [
+            (usage.spent_today_tenant, tenant.daily_budget, "the tenant's daily budget"),
+            (usage.spent_month_tenant, tenant.monthly_budget, "the tenant's monthly budget"),
+        ]
+        if extension is not None:
+            budgets += [
+                (usage.spent_today_extension, extension.daily_budget, "its daily budget"),
+                (usage.spent_month_extension, extension.monthly_budget, "its monthly budget"),
+            ]
+        for spent, budget, what in budgets:
+            if budget is not None and spent >= budget:
+                return UsageVerdict(
+                    allowed=False,
+                    reason=ThrottleReason.BUDGET_EXCEEDED.value,
+                    detail=f"{what} of {budget} is spent ({spent.quantize(Decimal('0.01'))})",
+                )
+    return _ALLOWED
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def periods(now: float, timezone: str) -> tuple[str, str]:
+    """The day and the month ``now`` falls in, on the tenant's clock: budgets reset at its
+    local midnight."""
+    local = datetime.fromtimestamp(now, UTC).astimezone(_zone(timezone))
+    return local.strftime("%Y-%m-%d"), local.strftime("%Y-%m")
+
+
+@dataclass(slots=True)
+class _Starts:
+    all: deque[float] = field(default_factory=deque)
+    intl: deque[float] = field(default_factory=deque)
+
+
+class UsageLedger:
+    """Outbound call starts per extension (for the call rates) and spend per period (for the
+    budgets), of every tenant. Pure state: every method takes ``now``."""
+
+    __slots__ = ("_spend", "_starts")
+
+    def __init__(self) -> None:
+        self._starts: dict[tuple[int, str], _Starts] = {}
+        self._spend: dict[tuple[int, str, str], Decimal] = {}
+
+    def started(self, tenant_id: int, ext: str, *, international: bool, at: float) -> None:
+        starts = self._starts.setdefault((tenant_id, ext), _Starts())
+        starts.all.append(at)
+        if international:
+            starts.intl.append(at)
+
+    def spent(self, tenant_id: int, ext: str, amount: Decimal, periods: tuple[str, str]) -> None:
+        """Add the cost of an ended call to the day and month it belongs to."""
+        if amount <= 0:
+            return
+        for period in periods:
+            for who in ("", ext):
+                key = (tenant_id, who, period)
+                self._spend[key] = self._spend.get(key, Decimal(0)) + amount
+
+    def rates(self, tenant_id: int, ext: str, now: float) -> tuple[int, int, int]:
+        """Calls started in the last minute, the last hour, and international ones in the last
+        minute."""
+        starts = self._starts.get((tenant_id, ext))
+        if starts is None:
+            return 0, 0, 0
+        while starts.all and starts.all[0] <= now - 3600:
+            starts.all.popleft()
+        while starts.intl and starts.intl[0] <= now - 60:
+            starts.intl.popleft()
+        minute = 0
+        for at in reversed(starts.all):
+            if at <= now - 60:
+                break
+            minute += 1
+        return minute, len(starts.all), len(starts.intl)
+
+    def spend(self, tenant_id: int, ext: str, periods: tuple[str, str]) -> tuple[Decimal, ...]:
+        """Spent today and this month by the tenant, then by the extension."""
+        day, month = periods
+        get = self._spend.get
+        zero = Decimal(0)
+        return (
+            get((tenant_id, "", day), zero),
+            get((tenant_id, "", month), zero),
+            get((tenant_id, ext, day), zero),
+            get((tenant_id, ext, month), zero),
+        )
+
+    def forget_before(self, periods: tuple[str, str]) -> None:
+        """Drop the spend of days and months before these (called now and then)."""
+        day, month = periods
+        for key in [k for k in self._spend if len(k[2]) == 10 and k[2] < day]:
+            del self._spend[key]
+        for key in [k for k in self._spend if len(k[2]) == 7 and k[2] < month]:
+            del self._spend[key]

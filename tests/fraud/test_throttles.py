@@ -98,3 +98,29 @@ def test_spend_is_kept_per_local_day_and_month_for_the_tenant_and_the_extension(
     ledger.forget_before(next_day)
     assert ledger.spend(1, "1001", day)[0] == 0
     assert ledger.spend(1, "1001", day)[1] == Decimal("2.00")
+
+
+def test_a_restart_rebuilds_rates_and_spend_from_the_call_records() -> None:
+    """The throttles hold across a restart: the ledger is rebuilt from the outbound records."""
+    from ringfence.accounts import Directory, Tenant, TenantId
+    from ringfence.app import seed_usage
+    from ringfence.store import CallRecord
+
+    tenant = Tenant(id=TenantId(1), name="a", domain="a.example", created_at=0.0)
+
+    def record(callee: str, started: float, cost: str | None) -> CallRecord:
+        return CallRecord(id=1, tenant_id=tenant.id, call_id=f"c{started}", caller="1001",
+                          callee=callee, direction="outbound", started_at=started,
+                          answered_at=started + 1, ended_at=started + 61, duration=60.0,
+                          final_status=200, cost=None if cost is None else Decimal(cost),
+                          currency="USD")  # fmt: skip
+
+    ledger = UsageLedger()
+    records = [
+        record("+442079460018", T0 - 7200, "3.00"),  # two hours ago: spend only
+        record("+442079460018", T0 - 30, "0.60"),
+        record("+12125550123", T0 - 20, None),
+    ]
+    assert seed_usage(ledger, Directory(revision=1, tenants=[tenant]), records) == 3
+    assert ledger.rates(1, "1001", T0) == (2, 2, 1)
+    assert ledger.spend(1, "1001", periods(T0, "UTC"))[0] == Decimal("3.60")

@@ -26,6 +26,8 @@ from ringfence.accounts.service import find_extension, find_tenant
 from ringfence.errors import Conflict, InvalidInput, NotFound
 from ringfence.fraud.limits import LIMIT_NAMES, SAFE_DEFAULTS, Limits, limits_to_json
 from ringfence.policy import (
+    GLOBAL_RATES,
+    MAX_TABLE_BYTES,
     SETTING_NAMES,
     BlockTreatment,
     CallerBlock,
@@ -52,7 +54,6 @@ __all__ = [
     "parse_setting",
 ]
 
-GLOBAL_RATES = 0
 _Row = TypeVar("_Row")
 
 _ON = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
@@ -61,7 +62,6 @@ _TYPE_ALIASES = {"premium_rate": "premium", "personal_number": "personal"}
 _BLOCK_NUMBER = re.compile(r"\+[0-9]{3,15}")
 _BLOCK_PREFIX = re.compile(r"\+[0-9]{1,14}\*")
 _VISUAL = re.compile(r"[\s.\-()]")
-MAX_RATES_BYTES = 20 * 1024 * 1024
 
 
 def _switch(text: str, name: str, choices: Mapping[str, bool]) -> bool:
@@ -459,8 +459,8 @@ class PolicyService:
 
     @staticmethod
     def _parse_table(text: str, parse: Callable[[str], list[_Row]]) -> list[_Row]:
-        if len(text) > MAX_RATES_BYTES:
-            raise InvalidInput(f"the file is larger than {MAX_RATES_BYTES // 1024 // 1024} MiB")
+        if len(text) > MAX_TABLE_BYTES:
+            raise InvalidInput(f"the file is larger than {MAX_TABLE_BYTES // 1024 // 1024} MiB")
         try:
             return parse(text)
         except TableError as error:

@@ -26,7 +26,13 @@ from ringfence.cli.common import (
 )
 from ringfence.errors import InvalidInput
 from ringfence.fraud import LIMIT_NAMES
-from ringfence.policy import SETTING_NAMES, CallerBlock, EffectiveRules, HighRiskRanges
+from ringfence.policy import (
+    MAX_TABLE_BYTES,
+    SETTING_NAMES,
+    CallerBlock,
+    EffectiveRules,
+    HighRiskRanges,
+)
 
 __all__ = [
     "block_add",
@@ -60,14 +66,13 @@ ExtOption = Annotated[
     str | None,
     typer.Option("--ext", help="one extension of the tenant (the tenant itself when left out)"),
 ]
-MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
 def _read_file(path: Path) -> str:
     with failures():
         try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise InvalidInput(f"{path} is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB")
+            if path.stat().st_size > MAX_TABLE_BYTES:
+                raise InvalidInput(f"{path} is larger than {MAX_TABLE_BYTES // 1024 // 1024} MiB")
             return path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as error:
             raise InvalidInput(f"cannot read {path}: {error}") from None

@@ -30,6 +30,8 @@ from ringfence.policy.model import (
 )
 from ringfence.policy.numbers import Destination, DestinationKind, NumberType, normalise
 from ringfence.policy.tables import (
+    GLOBAL_RATES,
+    MAX_TABLE_BYTES,
     HighRiskRange,
     HighRiskRanges,
     Rate,
@@ -42,6 +44,8 @@ from ringfence.policy.tables import (
 
 __all__ = [
     "DEFAULT_BLOCKED_TYPES",
+    "GLOBAL_RATES",
+    "MAX_TABLE_BYTES",
     "SERVICE_DEFAULTS",
     "SETTING_NAMES",
     "Attempt",

@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 from importlib import resources
 
 __all__ = [
+    "GLOBAL_RATES",
+    "MAX_TABLE_BYTES",
     "HighRiskRange",
     "HighRiskRanges",
     "Rate",
@@ -23,6 +25,12 @@ __all__ = [
     "parse_high_risk_csv",
     "parse_rates_csv",
 ]
+
+GLOBAL_RATES = 0
+"""The tenant id under which the global rate table is kept (no tenant has id 0)."""
+
+MAX_TABLE_BYTES = 20 * 1024 * 1024
+"""The largest rates or high-risk file an admin may import."""
 
 _MAX_DIGITS = 15
 _MAX_ROWS = 200_000

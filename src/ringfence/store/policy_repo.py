@@ -24,6 +24,7 @@ from ringfence.policy.model import (
     settings_to_json,
 )
 from ringfence.policy.tables import (
+    GLOBAL_RATES,
     HighRiskRange,
     HighRiskRanges,
     Rate,
@@ -38,10 +39,7 @@ from ringfence.store.schema import (
     UsageLimitsRow,
 )
 
-__all__ = ["GLOBAL_RATES", "SqlPolicyRepo", "load_policy", "load_usage_limits"]
-
-GLOBAL_RATES = 0
-"""The tenant id under which the global rate table is stored."""
+__all__ = ["SqlPolicyRepo", "load_policy", "load_usage_limits"]
 
 _INSERT_CHUNK = 5_000
 

@@ -389,7 +389,20 @@ async def start_service(settings: Settings) -> RunningService:
                     await persistence.call(store.delete_expired_bindings, sources.now())
             metrics.registrations.set(location.count(sources.now()))
 
-    loops = {loop.create_task(reload_directory()), loop.create_task(prune())}
+    async def watch_calls() -> None:
+        # Calls in progress, every second: those about to cross a budget are ended.
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            try:
+                service.police_calls(lookahead=2.0)
+            except Exception:
+                log.exception("call_watch_failed")
+
+    loops = {
+        loop.create_task(reload_directory()),
+        loop.create_task(prune()),
+        loop.create_task(watch_calls()),
+    }
 
     def disarm() -> None:
         stopping[0] = True

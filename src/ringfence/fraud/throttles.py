@@ -18,6 +18,7 @@ spend the decisions are made from (in memory, rebuilt from the call records afte
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,10 +29,12 @@ from zoneinfo import ZoneInfo
 from ringfence.fraud.limits import Limits
 
 __all__ = [
+    "PricedCall",
     "ThrottleReason",
     "Usage",
     "UsageLedger",
     "UsageVerdict",
+    "budget_breaches",
     "check_usage",
     "periods",
 ]
@@ -225,3 +228,61 @@ class UsageLedger:
             del self._spend[key]
         for key in [k for k in self._spend if len(k[2]) == 7 and k[2] < month]:
             del self._spend[key]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PricedCall:
+    """An answered outbound call in progress with a price: what it has cost so far and what
+    each further second costs."""
+
+    key: tuple[str, str]
+    tenant_id: int
+    ext: str
+    cost: Decimal
+    per_second: Decimal
+    periods: tuple[str, str]
+
+
+def budget_breaches(
+    calls: list[PricedCall],
+    *,
+    spent: Callable[[int, str, tuple[str, str]], tuple[Decimal, ...]],
+    limits: Callable[[int, str | None], Limits],
+    lookahead: float,
+) -> list[tuple[PricedCall, str]]:
+    """The calls to end now, each with why: those that, by ``lookahead`` seconds from now (the
+    next look, and some margin), would take their tenant or extension across a daily or
+    monthly budget. ``spent`` gives what ended calls spent (see :meth:`UsageLedger.spend`)."""
+    ahead = Decimal(str(lookahead))
+    by_tenant: dict[int, list[PricedCall]] = {}
+    for call in calls:
+        by_tenant.setdefault(call.tenant_id, []).append(call)
+    out: list[tuple[PricedCall, str]] = []
+    for tenant_id, group in by_tenant.items():
+        tenant_limits = limits(tenant_id, None)
+        projected = sum((c.cost + c.per_second * ahead for c in group), Decimal(0))
+        ended = spent(tenant_id, "", group[0].periods)
+        chosen: dict[tuple[str, str], str] = {}
+        for already, budget, what in (
+            (ended[0], tenant_limits.daily_budget, "the tenant's daily budget"),
+            (ended[1], tenant_limits.monthly_budget, "the tenant's monthly budget"),
+        ):
+            if budget is not None and already + projected >= budget:
+                for call in group:
+                    chosen.setdefault(call.key, f"{what} of {budget} would be crossed")
+        by_ext: dict[str, list[PricedCall]] = {}
+        for call in group:
+            by_ext.setdefault(call.ext, []).append(call)
+        for ext, mine in by_ext.items():
+            own = limits(tenant_id, ext)
+            projected_ext = sum((c.cost + c.per_second * ahead for c in mine), Decimal(0))
+            ended_ext = spent(tenant_id, ext, mine[0].periods)
+            for already, budget, what in (
+                (ended_ext[2], own.daily_budget, "its daily budget"),
+                (ended_ext[3], own.monthly_budget, "its monthly budget"),
+            ):
+                if budget is not None and already + projected_ext >= budget:
+                    for call in mine:
+                        chosen.setdefault(call.key, f"{what} of {budget} would be crossed")
+        out.extend((call, chosen[call.key]) for call in group if call.key in chosen)
+    return out

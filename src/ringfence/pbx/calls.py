@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from ringfence.accounts import TenantId
-from ringfence.fraud import UsageLedger, periods
+from ringfence.fraud import PricedCall, RunningCall, UsageLedger, periods
 from ringfence.store import CallRecord
 
 __all__ = ["CallState", "CallTracker"]
@@ -92,6 +92,39 @@ class CallTracker:
                     if state.caller == ext:
                         mine += cost
         return tenant, mine
+
+    def priced(self, now: float) -> list[PricedCall]:
+        """The answered outbound calls in progress that have a price, for the budget watch."""
+        out = []
+        for key, state in self._calls.items():
+            cost = state.cost(now)
+            if cost is None or state.price is None or state.price <= 0:
+                continue
+            out.append(
+                PricedCall(
+                    key=key,
+                    tenant_id=state.tenant_id,
+                    ext=state.caller,
+                    cost=cost,
+                    per_second=state.price / 60,
+                    periods=periods(state.started_at, state.timezone),
+                )
+            )
+        return out
+
+    def running(self, now: float) -> list[RunningCall]:
+        """The answered outbound calls in progress, for the anomaly detector's watch."""
+        return [
+            RunningCall(
+                tenant_id=state.tenant_id,
+                ext=state.caller,
+                call_key=f"{call_id};{tag}",
+                international=state.international,
+                cost=state.cost(now) or Decimal(0),
+            )
+            for (call_id, tag), state in self._calls.items()
+            if state.direction == "outbound" and state.answered_at is not None
+        ]
 
     def __len__(self) -> int:
         return len(self._calls)

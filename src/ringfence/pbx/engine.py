@@ -21,9 +21,11 @@ from typing import Any, Protocol
 
 import structlog
 
-from ringfence.accounts import Tenant, Trunk
+from ringfence.accounts import Tenant, TenantId, Trunk
 from ringfence.errors import ParseError, TransactionError
+from ringfence.fraud import budget_breaches
 from ringfence.pbx.calls import CallState, CallTracker
+from ringfence.pbx.dialogs import Dialog, bye_for, dialog_from_answer
 from ringfence.pbx.location import LocationStore
 from ringfence.pbx.messages import (
     ALLOW,
@@ -117,6 +119,9 @@ class _Proxied:
     #: The CSeq the request arrived with, when the copies carry a shifted one (see CallState).
     original_cseq: str | None = None
     ending_call: CallState | None = None  # a BYE: the call it ends
+    #: A new INVITE: the request as the caller sent it, and where from (for the dialog).
+    origin: Request | None = None
+    source: Peer | None = None
 
 
 class SipService:
@@ -161,6 +166,8 @@ class SipService:
         self.calls = calls if calls is not None else router.calls
         self._by_server: dict[TransactionKey, _Proxied] = {}
         self._by_client: dict[TransactionKey, _Proxied] = {}
+        #: Answered calls by (Call-ID, caller's From tag): what the proxy needs to end them.
+        self._dialogs: dict[tuple[str, str], Dialog] = {}
         self._on_deadline: Callable[[float | None], None] = lambda _: None
 
     def set_deadline_callback(self, callback: Callable[[float | None], None]) -> None:
@@ -375,7 +382,7 @@ class SipService:
         headers = without_own_credentials(request, decision.tenant.domain)
         for name, value in decision.set_headers:
             headers = headers.without(name) if value is None else headers.with_value(name, value)
-        self._proxy(
+        proxied = self._proxy(
             key,
             replace(request, headers=headers),
             decision.targets,
@@ -384,6 +391,8 @@ class SipService:
             record_route=request.method == "INVITE",
             trunk=decision.trunk,
         )
+        if proxied is not None:
+            proxied.origin, proxied.source = request, source
 
     def _in_dialog(self, request: Request, source: Peer, key: TransactionKey) -> None:
         call = self.calls.get(request.call_id, request.from_.tag, request.to.tag)
@@ -396,9 +405,15 @@ class SipService:
             self._answer(key, request, StatusCode.NOT_FOUND, "unroutable_target")
             return
         original_cseq = None
-        if call.cseq_offset and request.from_.tag == call.from_tag:
+        from_caller = request.from_.tag == call.from_tag
+        if call.cseq_offset and from_caller:
             original_cseq = request.headers.get("CSeq")
             request = shift_cseq(request, call.cseq_offset)
+        dialog = self._dialogs.get((call.call_id, call.from_tag))
+        if dialog is not None:
+            # The next CSeq of each direction, for a BYE the proxy may have to send itself.
+            leg = dialog.callee if from_caller else dialog.caller
+            leg.sent = max(leg.sent, request.cseq.number)
         proxied = self._proxy(
             key, request, (target,), None, None, record_route=False, original_cseq=original_cseq
         )
@@ -548,6 +563,7 @@ class SipService:
             and proxied.request.method == "INVITE"
         ):
             self.calls.answered(proxied.call.call_id, proxied.call.from_tag, self._wall())
+            self._keep_dialog(proxied, key, response)
         decision = proxied.context.on_response(key, response)
         for branch in decision.cancel:
             if isinstance(branch, TransactionKey):
@@ -651,6 +667,7 @@ class SipService:
         final = response.status >= 200
         if final and proxied.ending_call is not None:
             call, proxied.ending_call = proxied.ending_call, None
+            self._dialogs.pop((call.call_id, call.from_tag), None)
             record = self.calls.end(call, status=StatusCode.OK, reason=None, now=self._wall())
             self._metrics.calls.set(len(self.calls))
 
@@ -670,6 +687,90 @@ class SipService:
             self._metrics.calls.set(len(self.calls))
             self._record(record)
         self._send_response(proxied.server, response)
+
+    # -- calls the proxy ends itself ----------------------------------------------------------
+
+    def _keep_dialog(self, proxied: _Proxied, key: TransactionKey, answer: Response) -> None:
+        call = proxied.call
+        if call is None or proxied.origin is None or proxied.source is None:
+            return
+        ident = (call.call_id, call.from_tag)
+        if ident in self._dialogs or key not in proxied.branches:
+            return  # a retransmitted 2xx, or a second branch answering (the first one won)
+        copy, peer = proxied.branches[key]
+        dialog = dialog_from_answer(
+            original=proxied.origin,
+            source=proxied.source,
+            copy=copy,
+            copy_peer=peer,
+            answer=answer,
+            is_us=self._identity.indicates_us,
+        )
+        if dialog is not None:
+            self._dialogs[ident] = dialog
+
+    def end_call(self, call_id: str, from_tag: str, reason: str) -> bool:
+        """End a call in progress from the proxy: BYE on both legs of an answered call,
+        CANCEL toward the callee of one still ringing. The call record gets ``reason``.
+        Returns whether there was such a call."""
+        state = self.calls.get(call_id, from_tag, None)
+        if state is None:
+            return False
+        dialog = self._dialogs.pop((state.call_id, state.from_tag), None)
+        now = self._mono()
+        if dialog is None:
+            for proxied in list(self._by_server.values()):
+                if proxied.call is not None and proxied.call.call_id == call_id:
+                    for branch in proxied.context.pending():
+                        if isinstance(branch, TransactionKey):
+                            self._cancel_branch(proxied, branch)
+            log.warning("call_cancelled", call_id=call_id, reason=reason)
+            return True
+        for leg in (dialog.caller, dialog.callee):
+            transport = leg.peer.transport.upper()
+            host, port = self._advertised.get(transport, self._advertised["UDP"])
+            via = Via(
+                transport=transport,
+                host=host,
+                port=port,
+                params=(("branch", make_branch(self._token())), ("rport", None)),
+            )
+            bye = bye_for(dialog, leg, via=via, reason=reason)
+            try:
+                _, effects = self._layer.send_request(bye, leg.peer, now)
+            except TransactionError as error:
+                log.error("bye_failed", call_id=call_id, error=str(error))
+                continue
+            self._run(effects)
+        record = self.calls.end(state, status=StatusCode.OK, reason=reason, now=self._wall())
+        self._metrics.calls.set(len(self.calls))
+        self._record(record)
+        log.warning(
+            "call_ended",
+            call_id=call_id,
+            tenant_id=state.tenant_id,
+            caller=state.caller,
+            callee=state.callee,
+            reason=reason,
+            cost=str(record.cost) if record.cost is not None else None,
+        )
+        return True
+
+    def police_calls(self, lookahead: float = 2.0) -> int:
+        """Called every second: end the answered calls that would take their tenant or
+        extension across a spend budget before the next look. Returns how many it ended."""
+        router = self._router
+        directory = router.directory()
+        breaches = budget_breaches(
+            self.calls.priced(self._wall()),
+            spent=self.calls.ledger.spend,
+            limits=lambda tenant_id, ext: directory.usage_limits(TenantId(tenant_id), ext),
+            lookahead=lookahead,
+        )
+        for call, why in breaches:
+            log.warning("budget_watch", call_id=call.key[0], reason="budget_exceeded", detail=why)
+            self.end_call(call.key[0], call.key[1], "budget_exceeded")
+        return len(breaches)
 
     # -- stateless forwarding ---------------------------------------------------------------------
 

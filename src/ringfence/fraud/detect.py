@@ -1,0 +1,647 @@
+"""Anomaly detection over call events, per tenant and per extension; pure state, no I/O.
+
+:class:`Detector` is told of every outbound attempt, call end, inbound call, REGISTER and
+authentication failure. Each event may raise signals (:class:`~ringfence.fraud.events.Signal`);
+each signal adds points to the call's score and to running scores of its extension and tenant,
+which decay with a half-life of half an hour. The running score picks the graded response:
+
+======================  ===========================================================
+extension score         response
+======================  ===========================================================
+``notify_at`` (40)      open an incident and notify the tenant's contacts, once
+``pin_at`` (60)         the next international call needs the extension's PIN
+``contain_at`` (80)     suspend international calling, end international calls
+======================  ===========================================================
+
+The tenant has its own thresholds (``tenant_notify_at``, ``tenant_contain_at``) for traffic
+spread thin over many extensions, and is contained as a whole once two of its extensions were
+contained within a day. Responses only escalate; an admin's release
+(:meth:`Detector.release`) or a correct PIN (:meth:`Detector.pin_given`) brings them back.
+
+The weights are chosen so that one unusual thing (a new country in office hours, a call at
+night to a country the tenant calls by day) never notifies on its own, while the marks of toll
+fraud (a new, expensive or high-risk destination at night, probing refused destinations,
+calling back a wangiri range, test calls, a phone that appears on a new network after a burst
+of failed logins) contain within the first calls.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from ipaddress import ip_network
+from typing import Any
+
+from ringfence.fraud.baseline import Baseline, PastCall, hour_of_week, is_off_hours
+from ringfence.fraud.events import (
+    Assessment,
+    AuthFailure,
+    CallEnded,
+    Hit,
+    InboundCall,
+    OutboundAttempt,
+    Registered,
+    Response,
+    RunningCall,
+    Scope,
+    Signal,
+    number_range,
+)
+
+__all__ = ["Detector", "DetectorSettings"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DetectorSettings:
+    notify_at: int = 40
+    pin_at: int = 60
+    contain_at: int = 80
+    tenant_notify_at: int = 80
+    tenant_contain_at: int = 160
+    contained_extensions_for_tenant: int = 2
+    half_life: float = 1800.0
+    weights: dict[Signal, int] = field(
+        default_factory=lambda: {
+            Signal.NEW_COUNTRY: 25,
+            Signal.NEW_RANGE: 10,
+            Signal.HIGH_RISK: 30,
+            Signal.HIGH_COST: 15,
+            Signal.OFF_HOURS: 10,
+            Signal.VELOCITY: 25,
+            Signal.MANY_CALLEES: 20,
+            Signal.TEST_CALLS: 30,
+            Signal.PARALLEL_SOURCES: 50,
+            Signal.NEW_NETWORK_AFTER_FAILURES: 50,
+            Signal.REFUSED_ATTEMPTS: 25,
+            Signal.WANGIRI_CALLBACK: 30,
+            Signal.RANGE_IN_INCIDENT: 40,
+            Signal.SPEND_VELOCITY: 40,
+            Signal.SPEND_IN_INCIDENT: 80,
+            Signal.SPREAD: 40,
+        }
+    )
+    high_cost_price: Decimal = Decimal("0.25")  # per minute
+    short_call: float = 10.0  # seconds: an answered call this short is a "test" call
+    test_calls: int = 3  # short calls within ``test_window`` that make a run
+    test_window: float = 1800.0
+    many_callees: int = 6  # distinct international numbers from one extension in an hour
+    velocity_factor: float = 4.0
+    velocity_margin: float = 10.0
+    extension_burst: int = 8  # calls out from one extension within ten minutes
+    refused_run: int = 3  # refused international attempts within half an hour
+    failures_burst: int = 5  # failed logins within ten minutes
+    suspect_for: float = 86400.0
+    incident_spend_cap: Decimal = Decimal("2")
+    spend_velocity_min: Decimal = Decimal("4")
+    spend_velocity_factor: float = 5.0
+    wangiri_ring: float = 6.0  # seconds: an unanswered call from abroad this short is bait
+    wangiri_window: float = 3 * 86400.0
+    spread_extensions: int = 3
+
+
+@dataclass(slots=True)
+class _Call:
+    number: str
+    country: str
+    international: bool
+    source: str
+    at: float
+    price: Decimal | None
+
+
+@dataclass(slots=True)
+class _Ext:
+    score: float = 0.0
+    score_at: float = 0.0
+    level: Response = Response.NONE
+    incident_at: float | None = None
+    incident_spend: Decimal = Decimal(0)
+    calls: dict[str, _Call] = field(default_factory=dict)  # outbound calls in progress
+    recent: deque[tuple[float, str, bool]] = field(default_factory=deque)  # hour of calls out
+    refused: deque[float] = field(default_factory=deque)
+    short: deque[float] = field(default_factory=deque)
+    spend: deque[tuple[float, Decimal]] = field(default_factory=deque)  # six hours of costs
+    spend_flagged_at: float = float("-inf")
+    failures: deque[float] = field(default_factory=deque)
+    networks: dict[str, None] = field(default_factory=dict)
+    suspect_until: float = float("-inf")
+
+
+@dataclass(slots=True)
+class _Tenant:
+    baseline: Baseline
+    score: float = 0.0
+    score_at: float = 0.0
+    level: Response = Response.NONE
+    recent: deque[float] = field(default_factory=deque)  # an hour of calls out
+    wangiri: dict[str, float] = field(default_factory=dict)
+    incident_ranges: dict[str, float] = field(default_factory=dict)
+    new_at_night: deque[tuple[float, str]] = field(default_factory=deque)
+    contained: deque[tuple[float, str]] = field(default_factory=deque)
+    scorers: deque[tuple[float, str]] = field(default_factory=deque)  # who scored, an hour
+    exts: dict[str, _Ext] = field(default_factory=dict)
+
+
+_HOUR = 3600.0
+_SPEND_WINDOW = 6 * _HOUR
+_MAX_BAIT = 2000
+_MAX_NETWORKS = 32
+
+
+def _network(source: str) -> str:
+    """The network a source address belongs to: its /24 (IPv4) or /48 (IPv6)."""
+    try:
+        prefix = 24 if ":" not in source else 48
+        return str(ip_network(f"{source}/{prefix}", strict=False))
+    except ValueError:
+        return source
+
+
+class Detector:
+    """The anomaly detector of every tenant. Each method takes the event's own time."""
+
+    def __init__(self, settings: DetectorSettings | None = None) -> None:
+        self.settings = settings or DetectorSettings()
+        self._tenants: dict[int, _Tenant] = {}
+
+    # -- state ------------------------------------------------------------------------------
+
+    def learn(self, tenant_id: int, baseline: Baseline) -> None:
+        """Give a tenant the baseline learned from its records (at start)."""
+        self._tenant(tenant_id, baseline.timezone).baseline = baseline
+
+    def baseline(self, tenant_id: int) -> Baseline | None:
+        tenant = self._tenants.get(tenant_id)
+        return tenant.baseline if tenant is not None else None
+
+    def _tenant(self, tenant_id: int, timezone: str = "UTC") -> _Tenant:
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None:
+            tenant = self._tenants[tenant_id] = _Tenant(baseline=Baseline(timezone=timezone))
+        return tenant
+
+    def _decayed(self, score: float, since: float, now: float) -> float:
+        if score <= 0 or now <= since:
+            return score
+        factor: float = 0.5 ** ((now - since) / self.settings.half_life)
+        return score * factor
+
+    def level(self, tenant_id: int, ext: str | None = None) -> Response:
+        """The response in force: the extension's, or the tenant's when it is higher."""
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None:
+            return Response.NONE
+        own = tenant.exts[ext].level if ext is not None and ext in tenant.exts else Response.NONE
+        whole = Response.CONTAIN if tenant.level is Response.CONTAIN else Response.NONE
+        return max(own, whole)
+
+    def release(self, tenant_id: int, ext: str | None = None) -> None:
+        """An admin's release: the extension (or the tenant and all its extensions) starts
+        again from a clean score."""
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None:
+            return
+        targets = [tenant.exts[ext]] if ext is not None and ext in tenant.exts else []
+        if ext is None:
+            tenant.level, tenant.score = Response.NONE, 0.0
+            tenant.contained.clear()
+            tenant.new_at_night.clear()
+            targets = list(tenant.exts.values())
+        for state in targets:
+            state.level, state.score, state.incident_at = Response.NONE, 0.0, None
+            state.incident_spend = Decimal(0)
+            state.refused.clear()
+            state.short.clear()
+            state.suspect_until = float("-inf")
+        if not any(e.level for e in tenant.exts.values()) and tenant.level is Response.NONE:
+            tenant.incident_ranges.clear()
+
+    def hold(self, tenant_id: int, ext: str | None, level: Response) -> None:
+        """Take on a response decided elsewhere (another node, or before a restart), so that
+        it is not raised again."""
+        tenant = self._tenant(tenant_id)
+        if ext is None:
+            tenant.level = max(tenant.level, level)
+            return
+        state = tenant.exts.setdefault(ext, _Ext())
+        state.level = max(state.level, level)
+
+    def pin_given(self, tenant_id: int, ext: str, at: float) -> None:
+        """The extension's user proved who they are: its score drops below the PIN threshold
+        (the incident stays open, and is not notified again)."""
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None or ext not in tenant.exts:
+            return
+        state = tenant.exts[ext]
+        if state.level is Response.PIN:
+            state.level = Response.NOTIFY
+        state.score = min(self._decayed(state.score, state.score_at, at), self.settings.notify_at)
+        state.score_at = at
+
+    # -- events -------------------------------------------------------------------------------
+
+    def assess(self, attempt: OutboundAttempt) -> Assessment:
+        """Score one outbound attempt and say what is due. An allowed attempt that is not
+        refused here is tracked as a call in progress until :meth:`ended`."""
+        s = self.settings
+        w = s.weights
+        tenant = self._tenant(attempt.tenant_id, attempt.timezone)
+        ext = tenant.exts.setdefault(attempt.ext, _Ext())
+        at = attempt.at
+        _trim(tenant.recent, at - _HOUR)
+        _trim_pairs(ext.recent, at - _HOUR)
+        hits: list[Hit] = []
+        risky = attempt.international or attempt.high_risk
+        baseline = tenant.baseline
+        how = hour_of_week(at, attempt.timezone)
+        if not attempt.allowed:
+            if risky:
+                ext.refused.append(at)
+                _trim(ext.refused, at - 1800)
+                if len(ext.refused) >= s.refused_run:
+                    hits.append(
+                        Hit(
+                            signal=Signal.REFUSED_ATTEMPTS,
+                            points=w[Signal.REFUSED_ATTEMPTS],
+                            detail=f"{len(ext.refused)} refused international attempts in 30 min",
+                        )
+                    )
+            return self._conclude(tenant, ext, attempt, hits, track=False)
+        rng = number_range(attempt.number)
+        off, when = is_off_hours(at, attempt.timezone, attempt.home_country)
+        if risky:
+            if attempt.international and not baseline.knows_country(attempt.country):
+                hits.append(
+                    Hit(
+                        signal=Signal.NEW_COUNTRY,
+                        points=w[Signal.NEW_COUNTRY],
+                        detail=f"{attempt.country}, never called before",
+                    )
+                )
+            elif not baseline.knows_range(attempt.number):
+                hits.append(
+                    Hit(
+                        signal=Signal.NEW_RANGE,
+                        points=w[Signal.NEW_RANGE],
+                        detail=f"{rng}, never called before",
+                    )
+                )
+            if attempt.high_risk:
+                hits.append(
+                    Hit(
+                        signal=Signal.HIGH_RISK,
+                        points=w[Signal.HIGH_RISK],
+                        detail=f"{attempt.number} is a premium or high-risk number",
+                    )
+                )
+            if attempt.price is not None and attempt.price >= s.high_cost_price:
+                hits.append(
+                    Hit(
+                        signal=Signal.HIGH_COST,
+                        points=w[Signal.HIGH_COST],
+                        detail=f"{attempt.price} a minute",
+                    )
+                )
+            if off and baseline.quiet(how):
+                hits.append(Hit(signal=Signal.OFF_HOURS, points=w[Signal.OFF_HOURS], detail=when))
+            bait = tenant.wangiri.get(rng)
+            if bait is not None and at - bait <= s.wangiri_window:
+                hits.append(
+                    Hit(
+                        signal=Signal.WANGIRI_CALLBACK,
+                        points=w[Signal.WANGIRI_CALLBACK],
+                        detail=f"{rng} rang the tenant and hung up",
+                    )
+                )
+            if rng in tenant.incident_ranges:
+                hits.append(
+                    Hit(
+                        signal=Signal.RANGE_IN_INCIDENT,
+                        points=w[Signal.RANGE_IN_INCIDENT],
+                        detail=f"{rng} was called in an open incident",
+                    )
+                )
+            callees = {n for _, n, intl in ext.recent if intl}
+            callees.add(attempt.number)
+            if attempt.international and len(callees) >= s.many_callees:
+                hits.append(
+                    Hit(
+                        signal=Signal.MANY_CALLEES,
+                        points=w[Signal.MANY_CALLEES],
+                        detail=f"{len(callees)} international numbers in an hour",
+                    )
+                )
+            _trim(ext.short, at - s.test_window)
+            if len(ext.short) >= s.test_calls:
+                hits.append(
+                    Hit(
+                        signal=Signal.TEST_CALLS,
+                        points=w[Signal.TEST_CALLS],
+                        detail=f"after {len(ext.short)} answered calls under {s.short_call:g} s",
+                    )
+                )
+            others = {c.source for c in ext.calls.values() if c.source}
+            if attempt.source and others - {attempt.source}:
+                hits.append(
+                    Hit(
+                        signal=Signal.PARALLEL_SOURCES,
+                        points=w[Signal.PARALLEL_SOURCES],
+                        detail=f"calls at once from {len(others | {attempt.source})} addresses",
+                    )
+                )
+            if at < ext.suspect_until:
+                hits.append(
+                    Hit(
+                        signal=Signal.NEW_NETWORK_AFTER_FAILURES,
+                        points=w[Signal.NEW_NETWORK_AFTER_FAILURES],
+                        detail="registered from a new network after failed logins",
+                    )
+                )
+        expected = baseline.expected_calls(how)
+        if len(tenant.recent) + 1 > max(s.velocity_factor * expected, expected + s.velocity_margin):
+            hits.append(
+                Hit(
+                    signal=Signal.VELOCITY,
+                    points=w[Signal.VELOCITY],
+                    detail=f"{len(tenant.recent) + 1} calls in an hour, usually {expected:.1f}",
+                )
+            )
+        elif sum(1 for t, _, _ in ext.recent if t > at - 600) + 1 >= s.extension_burst:
+            hits.append(
+                Hit(
+                    signal=Signal.VELOCITY,
+                    points=w[Signal.VELOCITY],
+                    detail=f"{s.extension_burst} or more calls from it in 10 min",
+                )
+            )
+        if risky and off and any(h.signal in _NEW for h in hits):
+            tenant.new_at_night.append((at, attempt.ext))
+            _trim_pairs(tenant.new_at_night, at - _HOUR)
+            spread = {e for _, e in tenant.new_at_night}
+            if len(spread) >= s.spread_extensions:
+                hits.append(
+                    Hit(
+                        signal=Signal.SPREAD,
+                        points=w[Signal.SPREAD],
+                        detail=f"{len(spread)} extensions call new destinations at night",
+                    )
+                )
+        return self._conclude(tenant, ext, attempt, hits, track=True)
+
+    def _conclude(
+        self,
+        tenant: _Tenant,
+        ext: _Ext,
+        attempt: OutboundAttempt,
+        hits: list[Hit],
+        *,
+        track: bool,
+    ) -> Assessment:
+        at = attempt.at
+        score = sum(h.points for h in hits)
+        ext.score = self._decayed(ext.score, ext.score_at, at) + score
+        ext.score_at = at
+        tenant.score = self._decayed(tenant.score, tenant.score_at, at) + score
+        tenant.score_at = at
+        if score:
+            tenant.scorers.append((at, attempt.ext))
+            _trim_pairs(tenant.scorers, at - _HOUR)
+        response, scope = self._escalate(tenant, ext, attempt.ext, at)
+        risky = attempt.international or attempt.high_risk
+        contained = self.level(attempt.tenant_id, attempt.ext) is Response.CONTAIN
+        pin = risky and not contained and ext.level is Response.PIN and attempt.allowed
+        refuse = attempt.allowed and risky and (contained or pin)
+        end_calls: tuple[str, ...] = ()
+        if response is Response.CONTAIN:
+            end_calls = self._international_calls(tenant, None if scope is Scope.TENANT else ext)
+        if track and not refuse:
+            tenant.recent.append(at)
+            ext.recent.append((at, attempt.number, attempt.international))
+            ext.calls[attempt.call_key] = _Call(
+                number=attempt.number,
+                country=attempt.country,
+                international=attempt.international,
+                source=attempt.source,
+                at=at,
+                price=attempt.price,
+            )
+            if ext.level >= Response.NOTIFY and risky:
+                tenant.incident_ranges[number_range(attempt.number)] = at
+        return Assessment(
+            tenant_id=attempt.tenant_id,
+            ext=attempt.ext if scope is Scope.EXTENSION else None,
+            at=at,
+            score=score,
+            extension_score=round(ext.score),
+            tenant_score=round(tenant.score),
+            hits=tuple(hits),
+            response=response,
+            scope=scope,
+            refuse=refuse,
+            pin=pin,
+            end_calls=end_calls,
+        )
+
+    def _escalate(self, tenant: _Tenant, ext: _Ext, name: str, at: float) -> tuple[Response, Scope]:
+        """The response newly due, if any, and for whom."""
+        s = self.settings
+        if tenant.level is not Response.CONTAIN:
+            _trim_pairs(tenant.contained, at - 86400)
+            contained = {e for _, e in tenant.contained}
+            due = Response.NONE
+            # The tenant's own score counts once several of its extensions add to it: one
+            # extension's run is that extension's incident.
+            several = len({e for _, e in tenant.scorers}) >= 2
+            if (several and tenant.score >= s.tenant_contain_at) or (
+                len(contained | ({name} if ext.score >= s.contain_at else set()))
+                >= s.contained_extensions_for_tenant
+            ):
+                due = Response.CONTAIN
+            elif several and tenant.score >= s.tenant_notify_at:
+                due = Response.NOTIFY
+            if due > tenant.level:
+                tenant.level = due
+                if due is Response.CONTAIN:
+                    for state in tenant.exts.values():
+                        state.level = max(state.level, Response.NOTIFY)
+                    return due, Scope.TENANT
+                if ext.level < Response.NOTIFY:
+                    return due, Scope.TENANT
+        due = Response.NONE
+        if ext.score >= s.contain_at:
+            due = Response.CONTAIN
+        elif ext.score >= s.pin_at:
+            due = Response.PIN
+        elif ext.score >= s.notify_at:
+            due = Response.NOTIFY
+        if due <= ext.level:
+            return Response.NONE, Scope.EXTENSION
+        if ext.incident_at is None:
+            ext.incident_at = at
+            ext.incident_spend = Decimal(0)
+        ext.level = due
+        if due is Response.CONTAIN:
+            tenant.contained.append((at, name))
+        return due, Scope.EXTENSION
+
+    def _international_calls(self, tenant: _Tenant, ext: _Ext | None) -> tuple[str, ...]:
+        states = [ext] if ext is not None else list(tenant.exts.values())
+        return tuple(key for state in states for key, c in state.calls.items() if c.international)
+
+    def ended(self, event: CallEnded) -> None:
+        """An outbound call ended: learn it when its extension was above suspicion, and keep
+        what it cost and whether it was a short "test" call."""
+        tenant = self._tenants.get(event.tenant_id)
+        if tenant is None or event.ext not in tenant.exts:
+            return
+        ext = tenant.exts[event.ext]
+        call = ext.calls.pop(event.call_key, None)
+        if call is None:
+            return
+        if event.answered and event.duration <= self.settings.short_call and call.international:
+            ext.short.append(event.at)
+        cost = event.cost or Decimal(0)
+        if cost > 0:
+            ext.spend.append((event.at, cost))
+            _trim_pairs(ext.spend, event.at - _SPEND_WINDOW)
+            if ext.incident_at is not None:
+                ext.incident_spend += cost
+        if ext.level is Response.NONE and tenant.level is Response.NONE:
+            tenant.baseline.add(
+                PastCall(at=call.at, number=call.number, country=call.country, cost=event.cost)
+            )
+
+    def inbound(self, event: InboundCall) -> None:
+        """Keep the ranges that rang the tenant from abroad and hung up within a few seconds."""
+        if event.answered or event.caller_country in ("", event.home_country):
+            return
+        if event.rang_for > self.settings.wangiri_ring or not event.caller.startswith("+"):
+            return
+        tenant = self._tenant(event.tenant_id)
+        tenant.wangiri[number_range(event.caller)] = event.at
+        if len(tenant.wangiri) > _MAX_BAIT:
+            del tenant.wangiri[next(iter(tenant.wangiri))]
+
+    def auth_failed(self, event: AuthFailure) -> None:
+        if event.ext is None:
+            return
+        ext = self._tenant(event.tenant_id).exts.setdefault(event.ext, _Ext())
+        ext.failures.append(event.at)
+        _trim(ext.failures, event.at - 600)
+
+    def registered(self, event: Registered, *, timezone: str = "UTC") -> Assessment:
+        """A successful REGISTER. From a network the extension never used, right after a
+        burst of failed logins, it is probably the attacker's: the extension is suspect for a
+        day, and that alone opens an incident."""
+        s = self.settings
+        tenant = self._tenant(event.tenant_id, timezone)
+        ext = tenant.exts.setdefault(event.ext, _Ext())
+        network = _network(event.source)
+        _trim(ext.failures, event.at - 600)
+        hits: list[Hit] = []
+        if ext.networks and network not in ext.networks and len(ext.failures) >= s.failures_burst:
+            ext.suspect_until = event.at + s.suspect_for
+            hits.append(
+                Hit(
+                    signal=Signal.NEW_NETWORK_AFTER_FAILURES,
+                    points=s.weights[Signal.NEW_NETWORK_AFTER_FAILURES],
+                    detail=f"{network} after {len(ext.failures)} failed logins in 10 min",
+                )
+            )
+        ext.networks.pop(network, None)
+        ext.networks[network] = None
+        if len(ext.networks) > _MAX_NETWORKS:
+            del ext.networks[next(iter(ext.networks))]
+        if not hits:
+            return Assessment(tenant_id=event.tenant_id, ext=event.ext, at=event.at)
+        ext.failures.clear()
+        attempt = OutboundAttempt(
+            tenant_id=event.tenant_id,
+            ext=event.ext,
+            call_key="",
+            at=event.at,
+            number="",
+            country="",
+            home_country="",
+            timezone=timezone,
+            international=False,
+            allowed=False,
+        )
+        return self._conclude(tenant, ext, attempt, hits, track=False)
+
+    def watch(self, now: float, running: Iterable[RunningCall]) -> list[Assessment]:
+        """Look at the answered calls in progress (every second or so): an extension under an
+        incident that keeps spending is contained, and spend far above the tenant's usual for
+        the last six hours raises an incident."""
+        s = self.settings
+        by_ext: dict[tuple[int, str], Decimal] = {}
+        for call in running:
+            if call.international:
+                key = (call.tenant_id, call.ext)
+                by_ext[key] = by_ext.get(key, Decimal(0)) + call.cost
+        out: list[Assessment] = []
+        for (tenant_id, name), cost in by_ext.items():
+            tenant = self._tenants.get(tenant_id)
+            if tenant is None or name not in tenant.exts:
+                continue
+            ext = tenant.exts[name]
+            if self.level(tenant_id, name) is Response.CONTAIN:
+                continue
+            hits: list[Hit] = []
+            if ext.incident_at is not None and ext.incident_spend + cost >= s.incident_spend_cap:
+                hits.append(
+                    Hit(
+                        signal=Signal.SPEND_IN_INCIDENT,
+                        points=s.weights[Signal.SPEND_IN_INCIDENT],
+                        detail=f"{(ext.incident_spend + cost).quantize(Decimal('0.01'))} spent "
+                        "since the incident opened",
+                    )
+                )
+            elif now - ext.spend_flagged_at > _SPEND_WINDOW:
+                _trim_pairs(ext.spend, now - _SPEND_WINDOW)
+                spent = sum((c for _, c in ext.spend), Decimal(0)) + cost
+                how = hour_of_week(now, tenant.baseline.timezone)
+                usual = tenant.baseline.expected_spend(range(how - 5, how + 1))
+                floor = max(
+                    Decimal(str(round(usual * s.spend_velocity_factor, 2))), s.spend_velocity_min
+                )
+                if spent >= floor:
+                    ext.spend_flagged_at = now
+                    hits.append(
+                        Hit(
+                            signal=Signal.SPEND_VELOCITY,
+                            points=s.weights[Signal.SPEND_VELOCITY],
+                            detail=f"{spent.quantize(Decimal('0.01'))} in 6 h, usually {usual:.2f}",
+                        )
+                    )
+            if not hits:
+                continue
+            attempt = OutboundAttempt(
+                tenant_id=tenant_id,
+                ext=name,
+                call_key="",
+                at=now,
+                number="",
+                country="",
+                home_country="",
+                timezone=tenant.baseline.timezone,
+                international=False,
+                allowed=False,
+            )
+            out.append(self._conclude(tenant, ext, attempt, hits, track=False))
+        return out
+
+
+_NEW = frozenset({Signal.NEW_COUNTRY, Signal.NEW_RANGE})
+
+
+def _trim(times: deque[float], before: float) -> None:
+    while times and times[0] <= before:
+        times.popleft()
+
+
+def _trim_pairs(items: deque[Any], before: float) -> None:
+    while items and items[0][0] <= before:
+        items.popleft()

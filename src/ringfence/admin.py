@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from ringfence.accounts import AccountsService, PolicyService, RandomSource, Tenant
+from ringfence.accounts import (
+    AccountsService,
+    FraudService,
+    PolicyService,
+    RandomSource,
+    Tenant,
+)
 from ringfence.config import (
     Settings,
     certificate_hosts,
@@ -111,6 +117,7 @@ class Admin:
         self._clock = clock
         self.accounts = AccountsService(store, actor=actor, clock=clock, random=random)
         self.policy = PolicyService(store, actor=actor, clock=clock)
+        self.fraud = FraudService(store, actor=actor, clock=clock)
 
     def close(self) -> None:
         self._store.close()

@@ -28,8 +28,9 @@ import structlog
 from prometheus_client import start_http_server
 
 from ringfence.accounts import Directory, Tenant, TenantId
+from ringfence.app_fraud import FraudResponder, seed_baselines
 from ringfence.config import Settings
-from ringfence.fraud import UsageLedger, periods
+from ringfence.fraud import Detector, Response, UsageLedger, periods
 from ringfence.pbx.auth import Authenticator
 from ringfence.pbx.calls import CallTracker
 from ringfence.pbx.engine import SipService
@@ -107,9 +108,10 @@ class GroupCommitPersistence:
     async def add_call_record(self, record: CallRecord) -> None:
         await self._submit(record)
 
-    async def call(self, function: Any, *args: Any) -> Any:
+    async def call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a store call (not a call-path write) on the same worker thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        bound = functools.partial(function, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, bound)
 
     async def _submit(self, write: BindingsWrite | CallRecord) -> None:
         loop = asyncio.get_running_loop()
@@ -262,10 +264,12 @@ async def start_service(settings: Settings) -> RunningService:
             location.replace(stored.tenant_id, stored.ext, (*tenant_regs, from_stored(stored)))
     metrics = Metrics()
     metrics.registrations.set(location.count(sources.now()))
-    calls = CallTracker()
-    seeded = seed_usage(
-        calls.ledger, directory_box[0], store.outbound_records_since(sources.now() - 32 * 86400)
-    )
+    detector = Detector()
+    calls = CallTracker(detector=detector)
+    history = store.outbound_records_since(sources.now() - 32 * 86400)
+    seeded = seed_usage(calls.ledger, directory_box[0], history)
+    learned = seed_baselines(detector, directory_box[0], history, now=sources.now())
+    holds_box = [_hold_detector(detector, directory_box[0], None)]
 
     listens = [
         Listen(transport="UDP", host=settings.sip.host, port=settings.sip.port),
@@ -310,6 +314,7 @@ async def start_service(settings: Settings) -> RunningService:
         wall_clock=sources.now,
         local_hosts=frozenset({host, settings.sip.host, "localhost", "127.0.0.1"}),
         calls=calls,
+        detector=detector,
     )
     registrar = RegistrarService(
         location,
@@ -336,6 +341,18 @@ async def start_service(settings: Settings) -> RunningService:
         silence_seconds=settings.silence_seconds,
     )
     holder.append(service)
+    responder = FraudResponder(
+        store=store,
+        offload=persistence,
+        directory=lambda: directory_box[0],
+        end_call=service.end_call,
+        clock=sources.now,
+        spawn=spawn,
+        smtp=(settings.smtp.host, settings.smtp.port) if settings.smtp is not None else None,
+        smtp_from=settings.smtp_from,
+    )
+    router.on_fraud = responder.on_fraud
+    router.on_pin = responder.on_pin
     timer: list[asyncio.TimerHandle | None] = [None]
 
     stopping = [False]
@@ -363,6 +380,7 @@ async def start_service(settings: Settings) -> RunningService:
                 if revision != directory_box[0].revision:
                     directory = await persistence.call(store.load_directory)
                     directory_box[0] = directory
+                    holds_box[0] = _hold_detector(detector, directory, holds_box[0])
                     # A removed extension is reached no more, even by its registered phones.
                     location.keep_only(functools.partial(_has_extension, directory))
                     log.info("directory_reloaded", revision=revision)
@@ -395,6 +413,9 @@ async def start_service(settings: Settings) -> RunningService:
             await asyncio.sleep(1.0)
             try:
                 service.police_calls(lookahead=2.0)
+                now = sources.now()
+                for assessment in detector.watch(now, calls.running(now)):
+                    responder.on_fraud(assessment)
             except Exception:
                 log.exception("call_watch_failed")
 
@@ -402,6 +423,7 @@ async def start_service(settings: Settings) -> RunningService:
         loop.create_task(reload_directory()),
         loop.create_task(prune()),
         loop.create_task(watch_calls()),
+        loop.create_task(responder.deliver_forever(stop)),
     }
 
     def disarm() -> None:
@@ -417,6 +439,7 @@ async def start_service(settings: Settings) -> RunningService:
         advertised=host,
         tenants=len(directory_box[0].tenants()),
         usage_records=seeded,
+        baseline_calls=learned,
     )
     return RunningService(
         network=network,
@@ -450,6 +473,23 @@ def seed_usage(ledger: UsageLedger, directory: Directory, records: list[CallReco
                 tenant.id, record.caller, record.cost, periods(record.started_at, tenant.timezone)
             )
     return len(records)
+
+
+def _hold_detector(
+    detector: Detector, directory: Directory, before: frozenset[tuple[int, str, int]] | None
+) -> frozenset[tuple[int, str, int]]:
+    """Bring the detector in line with the holds in the store: a hold recorded elsewhere (by
+    another node, or before a restart) is taken on, so it is not raised again; one that is gone
+    was released by an admin, and the detector starts that scope afresh."""
+    now = frozenset((h.tenant_id, h.ext or "", int(h.level)) for h in directory.holds())
+    for tenant_id, ext, level in now - (before or frozenset()):
+        detector.hold(tenant_id, ext or None, Response(level))
+    if before is not None:
+        still = {(t, e) for t, e, _ in now}
+        for tenant_id, ext, _ in before:
+            if (tenant_id, ext) not in still:
+                detector.release(tenant_id, ext or None)
+    return now
 
 
 def _has_extension(directory: Directory, tenant: TenantId, ext: str) -> bool:

@@ -138,6 +138,10 @@ class Settings(BaseModel):
     default_expires: int = 3600
     #: A blocked caller with the "silence" treatment hears nothing this long, then gets 480.
     silence_seconds: Annotated[float, Field(ge=0.5, le=120.0)] = 20.0
+    #: Where fraud-incident e-mail goes out (an SMTP relay; none: e-mail notices wait in the
+    #: outbox until one is configured) and the sender address it carries.
+    smtp: Annotated[ListenAddress | None, BeforeValidator(_optional_listen)] = None
+    smtp_from: str = "ringfence@localhost"
     tls_cert_path: Path
     tls_key_path: Path
 

@@ -5,6 +5,7 @@ Later issues add users, roles and permissions, PINs and TOTP.
 """
 
 from ringfence.accounts.directory import Directory
+from ringfence.accounts.fraud_admin import FraudService, check_email, check_pin, pin_realm
 from ringfence.accounts.model import (
     TRUNK_TRANSPORTS,
     AuditEntry,
@@ -23,7 +24,12 @@ from ringfence.accounts.policy_admin import (
     check_block_pattern,
     parse_setting,
 )
-from ringfence.accounts.ports import AccountsStore, AccountsUnitOfWork, PolicyUnitOfWork
+from ringfence.accounts.ports import (
+    AccountsStore,
+    AccountsUnitOfWork,
+    FraudUnitOfWork,
+    PolicyUnitOfWork,
+)
 from ringfence.accounts.rules import (
     PASSWORD_ALPHABET,
     PASSWORD_LENGTH,
@@ -55,6 +61,8 @@ __all__ = [
     "DemoAccounts",
     "Directory",
     "Extension",
+    "FraudService",
+    "FraudUnitOfWork",
     "IssuedCredentials",
     "PhoneNumber",
     "PolicyCheck",
@@ -68,10 +76,13 @@ __all__ = [
     "Trunk",
     "caller_id_for",
     "check_block_pattern",
+    "check_email",
+    "check_pin",
     "generate_password",
     "normalise_domain",
     "normalise_e164",
     "normalise_host",
     "parse_host_port",
     "parse_setting",
+    "pin_realm",
 ]

@@ -14,6 +14,8 @@ from typing import Any, NoReturn
 
 from ringfence.accounts.model import Extension, PhoneNumber, Tenant, TenantId, Trunk
 from ringfence.accounts.rules import normalise_host
+from ringfence.fraud.events import Response
+from ringfence.fraud.incidents import Hold
 from ringfence.fraud.limits import SAFE_DEFAULTS, Limits
 from ringfence.policy.book import PolicyBook
 
@@ -32,6 +34,7 @@ class Directory:
     __slots__ = (
         "_by_domain",
         "_extensions",
+        "_holds",
         "_numbers",
         "_numbers_of",
         "_policy",
@@ -52,6 +55,7 @@ class Directory:
     _numbers_of: Mapping[TenantId, tuple[PhoneNumber, ...]]
     _policy: PolicyBook
     _usage_limits: Mapping[tuple[int, str], Limits]
+    _holds: Mapping[tuple[int, str], Hold]
 
     def __init__(
         self,
@@ -63,6 +67,7 @@ class Directory:
         numbers: Iterable[PhoneNumber] = (),
         policy: PolicyBook | None = None,
         usage_limits: Mapping[tuple[int, str], Limits] | None = None,
+        holds: Mapping[tuple[int, str], Hold] | None = None,
     ) -> None:
         tenant_list = sorted(tenants, key=lambda t: t.id)
         extensions_of: dict[TenantId, dict[str, Extension]] = {t.id: {} for t in tenant_list}
@@ -90,6 +95,7 @@ class Directory:
             "_numbers_of": MappingProxyType({tid: tuple(ns) for tid, ns in numbers_of.items()}),
             "_policy": policy if policy is not None else PolicyBook(),
             "_usage_limits": MappingProxyType(dict(usage_limits or {})),
+            "_holds": MappingProxyType(dict(holds or {})),
         }
         for name, value in fields.items():
             object.__setattr__(self, name, value)
@@ -112,6 +118,21 @@ class Directory:
     def policy(self) -> PolicyBook:
         """Every tenant's call-policy settings, blocked callers and rates, at this revision."""
         return self._policy
+
+    def hold(self, tenant_id: TenantId, ext: str) -> Response:
+        """What the fraud guard's open incidents impose on the extension's international
+        calls: ``PIN``, ``CONTAIN`` (its own, or its tenant's) or ``NONE``."""
+        if not self._holds:
+            return Response.NONE
+        levels = [
+            h.level
+            for h in (self._holds.get((tenant_id, ext)), self._holds.get((tenant_id, "")))
+            if h
+        ]
+        return max(levels, default=Response.NONE)
+
+    def holds(self) -> tuple[Hold, ...]:
+        return tuple(self._holds.values())
 
     def usage_limits(self, tenant_id: TenantId, ext: str | None = None) -> Limits:
         """The limits in effect for the tenant (``ext`` None: its own, over the safe defaults)

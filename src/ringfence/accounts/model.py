@@ -65,6 +65,9 @@ class Extension:
     display_name: str | None
     ha1_md5: str = field(repr=False)
     ha1_sha256: str = field(repr=False)
+    #: The PIN, as HA1 values for the realm ``pin.<domain>`` (empty when none is set).
+    pin_ha1_md5: str = field(default="", repr=False)
+    pin_ha1_sha256: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

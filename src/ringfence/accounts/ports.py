@@ -12,12 +12,13 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from ringfence.accounts.model import AuditEntry, Extension, PhoneNumber, Tenant, TenantId, Trunk
+from ringfence.fraud.incidents import Incident
 from ringfence.fraud.limits import Limits
 from ringfence.policy.book import PolicyBook
 from ringfence.policy.model import BlockTreatment, CallerBlock, PolicySettings
 from ringfence.policy.tables import HighRiskRange, HighRiskRanges, Rate
 
-__all__ = ["AccountsStore", "AccountsUnitOfWork", "PolicyUnitOfWork"]
+__all__ = ["AccountsStore", "AccountsUnitOfWork", "FraudUnitOfWork", "PolicyUnitOfWork"]
 
 
 class PolicyUnitOfWork(Protocol):
@@ -62,7 +63,32 @@ class PolicyUnitOfWork(Protocol):
     def replace_high_risk(self, ranges: list[HighRiskRange]) -> None: ...
 
 
-class AccountsUnitOfWork(PolicyUnitOfWork, Protocol):
+class FraudUnitOfWork(Protocol):
+    """The fraud tables inside the accounts unit of work."""
+
+    def incidents(
+        self, tenant_id: int | None, *, open_only: bool = False, limit: int = 100
+    ) -> list[Incident]: ...
+
+    def release(self, tenant_id: int, ext: str | None, *, by: str, at: float) -> list[Incident]:
+        """Close the open incidents of the scope and lift their holds."""
+
+    def contacts(self, tenant_id: int) -> list[str]: ...
+
+    def add_contact(self, tenant_id: int, email: str) -> None: ...
+
+    def remove_contact(self, tenant_id: int, email: str) -> None: ...
+
+    def webhook(self, tenant_id: int) -> tuple[str, str] | None: ...
+
+    def set_webhook(self, tenant_id: int, url: str | None, secret: str | None) -> None: ...
+
+    def set_pin(
+        self, tenant_id: int, ext: str, *, ha1_md5: str | None, ha1_sha256: str | None
+    ) -> None: ...
+
+
+class AccountsUnitOfWork(PolicyUnitOfWork, FraudUnitOfWork, Protocol):
     """The accounts tables inside one transaction. Writes raise
     :class:`~ringfence.errors.Conflict` when a unique rule is broken."""
 

@@ -140,6 +140,17 @@ def serve(
             help="how long a blocked caller with the silence treatment waits before a 480",
         ),
     ] = 20.0,
+    smtp: Annotated[
+        str,
+        typer.Option(
+            "--smtp",
+            metavar="HOST:PORT",
+            help="SMTP relay for fraud-incident e-mail to security contacts, or 'off'",
+        ),
+    ] = "off",
+    smtp_from: Annotated[
+        str, typer.Option("--smtp-from", help="the sender address of fraud-incident e-mail")
+    ] = "ringfence@localhost",
 ) -> None:
     """Run the phone service until SIGTERM or SIGINT, then stop cleanly."""
     settings = load_settings(
@@ -150,6 +161,8 @@ def serve(
         metrics=metrics,
         log_format=log_format,
         silence_seconds=silence_seconds,
+        smtp=smtp,
+        smtp_from=smtp_from,
     )
     with failures():
         check_ready(settings)

@@ -44,7 +44,7 @@ _MAX_RANGES = 5000  # a tenant's known number ranges, at most (the oldest are fo
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, OSError):
         return ZoneInfo("UTC")
 
 
@@ -114,7 +114,8 @@ class Baseline:
         """The baseline from the calls made between ``since`` and ``now``."""
         baseline = cls(timezone=timezone, weeks=max(0.0, (now - since) / (7 * 86400)))
         for call in calls:
-            baseline.add(call)
+            if since <= call.at <= now:
+                baseline.add(call)
         return baseline
 
     def add(self, call: PastCall) -> None:

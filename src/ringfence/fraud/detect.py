@@ -141,6 +141,8 @@ class _Tenant:
     new_at_night: deque[tuple[float, str]] = field(default_factory=deque)
     contained: deque[tuple[float, str]] = field(default_factory=deque)
     scorers: deque[tuple[float, str]] = field(default_factory=deque)  # who scored, an hour
+    #: Countries and ranges first called in the last day: "new" scores once, not every call.
+    fresh: dict[str, float] = field(default_factory=dict)
     exts: dict[str, _Ext] = field(default_factory=dict)
 
 
@@ -273,14 +275,15 @@ class Detector:
         off, when = is_off_hours(at, attempt.timezone, attempt.home_country)
         if risky:
             if attempt.international and not baseline.knows_country(attempt.country):
-                hits.append(
-                    Hit(
-                        signal=Signal.NEW_COUNTRY,
-                        points=w[Signal.NEW_COUNTRY],
-                        detail=f"{attempt.country}, never called before",
+                if _first(tenant.fresh, attempt.country, at):
+                    hits.append(
+                        Hit(
+                            signal=Signal.NEW_COUNTRY,
+                            points=w[Signal.NEW_COUNTRY],
+                            detail=f"{attempt.country}, never called before",
+                        )
                     )
-                )
-            elif not baseline.knows_range(attempt.number):
+            elif not baseline.knows_range(attempt.number) and _first(tenant.fresh, rng, at):
                 hits.append(
                     Hit(
                         signal=Signal.NEW_RANGE,
@@ -376,7 +379,10 @@ class Detector:
                     detail=f"{s.extension_burst} or more calls from it in 10 min",
                 )
             )
-        if risky and off and any(h.signal in _NEW for h in hits):
+        unknown = (
+            attempt.international and not baseline.knows_country(attempt.country)
+        ) or not baseline.knows_range(attempt.number)
+        if risky and off and unknown:
             tenant.new_at_night.append((at, attempt.ext))
             _trim_pairs(tenant.new_at_night, at - _HOUR)
             spread = {e for _, e in tenant.new_at_night}
@@ -634,7 +640,19 @@ class Detector:
         return out
 
 
-_NEW = frozenset({Signal.NEW_COUNTRY, Signal.NEW_RANGE})
+_MAX_FRESH = 1000
+
+
+def _first(fresh: dict[str, float], key: str, at: float) -> bool:
+    """Whether ``key`` is called for the first time in a day (and remember that it was)."""
+    seen = fresh.get(key)
+    if seen is not None and at - seen < 86400:
+        return False
+    fresh.pop(key, None)
+    fresh[key] = at
+    if len(fresh) > _MAX_FRESH:
+        del fresh[next(iter(fresh))]
+    return True
 
 
 def _trim(times: deque[float], before: float) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from ringfence.accounts import Directory, Extension, Tenant
+from ringfence.accounts import Directory, Extension, Tenant, pin_realm
 from ringfence.sip.digest import Algorithm, Credentials, DigestOutcome, DigestVerifier
 from ringfence.sip.message import Request
 from ringfence.sip.status import StatusCode
@@ -78,6 +78,59 @@ class Authenticator:
             return self._challenge(realm, proxy, now, stale=False, reason=outcome.reason)
         return AuthResult(
             verdict=AuthVerdict.FORBIDDEN, reason=outcome.reason, status=StatusCode.FORBIDDEN
+        )
+
+    def check_pin(
+        self, request: Request, tenant: Tenant, extension: Extension, now: float
+    ) -> AuthResult:
+        """The fraud guard's step-up: Proxy-Authorization in the realm ``pin.<domain>``,
+        username the extension, password its PIN. A challenge carries the PIN realm and a fresh
+        one of the tenant's realm (the phone's last nonce there was single-use)."""
+        realm = pin_realm(tenant.domain)
+        mine = [
+            c
+            for c in request.proxy_authorization
+            if c.is_digest and (c.param("realm") or "").lower() == realm.lower()
+        ]
+        if not mine:
+            return self._pin_challenge(tenant, now, stale=False, reason="pin_required")
+        creds = mine[0]
+        if (creds.param("username") or "") != extension.ext:
+            return AuthResult(
+                verdict=AuthVerdict.FORBIDDEN, reason="pin_wrong", status=StatusCode.FORBIDDEN
+            )
+        algorithm = creds.algorithm or Algorithm.MD5
+        sha = algorithm in (Algorithm.SHA_256, Algorithm.SHA_256_SESS)
+        ha1 = extension.pin_ha1_sha256 if sha else extension.pin_ha1_md5
+        outcome = self._verifier.verify(creds, method=request.method, realm=realm, ha1=ha1, now=now)
+        if outcome is DigestOutcome.ACCEPTED:
+            return AuthResult(verdict=AuthVerdict.ACCEPTED, extension=extension, reason="pin_ok")
+        if outcome in (
+            DigestOutcome.STALE,
+            DigestOutcome.BAD_NONCE,
+            DigestOutcome.UNSUPPORTED,
+            DigestOutcome.MALFORMED,
+        ):
+            return self._pin_challenge(
+                tenant, now, stale=outcome is DigestOutcome.STALE, reason=outcome.reason
+            )
+        return AuthResult(
+            verdict=AuthVerdict.FORBIDDEN, reason="pin_wrong", status=StatusCode.FORBIDDEN
+        )
+
+    def _pin_challenge(self, tenant: Tenant, now: float, *, stale: bool, reason: str) -> AuthResult:
+        pin = self._verifier.challenge(
+            realm=pin_realm(tenant.domain), now=now, algorithm=Algorithm.MD5, stale=stale
+        )
+        own = self._verifier.challenge(realm=tenant.domain, now=now, algorithm=Algorithm.MD5)
+        return AuthResult(
+            verdict=AuthVerdict.STALE if stale else AuthVerdict.CHALLENGE,
+            reason=reason,
+            headers=(
+                ("Proxy-Authenticate", pin.to_header_value()),
+                ("Proxy-Authenticate", own.to_header_value()),
+            ),
+            status=StatusCode.PROXY_AUTHENTICATION_REQUIRED,
         )
 
     def _verify(

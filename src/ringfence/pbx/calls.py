@@ -17,7 +17,16 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from ringfence.accounts import TenantId
-from ringfence.fraud import PricedCall, RunningCall, UsageLedger, periods
+from ringfence.fraud import (
+    CallEnded,
+    Detector,
+    InboundCall,
+    PricedCall,
+    RunningCall,
+    UsageLedger,
+    periods,
+)
+from ringfence.policy import normalise
 from ringfence.store import CallRecord
 
 __all__ = ["CallState", "CallTracker"]
@@ -46,6 +55,7 @@ class CallState:
     price: Decimal | None = None
     currency: str | None = None
     timezone: str = "UTC"
+    country: str = ""  # the tenant's (for the detector's view of inbound callers)
 
     def cost(self, now: float) -> Decimal | None:
         """What the call has cost so far: per second, from the answer."""
@@ -68,10 +78,13 @@ def _keys(state: CallState) -> Iterator[tuple[object, ...]]:
 class CallTracker:
     """Live calls by (Call-ID, From tag)."""
 
-    def __init__(self, ledger: UsageLedger | None = None) -> None:
+    def __init__(self, ledger: UsageLedger | None = None, detector: Detector | None = None) -> None:
         self._calls: dict[tuple[str, str], CallState] = {}
         self._outbound: Counter[tuple[object, ...]] = Counter()
         self.ledger = ledger if ledger is not None else UsageLedger()
+        #: Told of every call that ends (outbound: what it cost, whether it was a "test"
+        #: call; inbound: the bait of a wangiri scheme).
+        self.detector = detector
 
     def outbound(self, *key: object) -> int:
         """Outbound calls in progress: ``("ext", tenant, ext)``, ``("tenant", tenant)``,
@@ -146,6 +159,35 @@ class CallTracker:
                 at=state.started_at,
             )
 
+    @staticmethod
+    def _tell_detector(
+        detector: Detector, state: CallState, cost: Decimal | None, duration: float, now: float
+    ) -> None:
+        if state.direction == "outbound":
+            detector.ended(
+                CallEnded(
+                    tenant_id=state.tenant_id,
+                    ext=state.caller,
+                    call_key=f"{state.call_id};{state.from_tag}",
+                    at=now,
+                    answered=state.answered_at is not None,
+                    duration=duration,
+                    cost=cost,
+                )
+            )
+        elif state.direction == "inbound" and state.caller.startswith("+") and state.country:
+            detector.inbound(
+                InboundCall(
+                    tenant_id=state.tenant_id,
+                    caller=state.caller,
+                    caller_country=normalise(state.caller, state.country).country,
+                    home_country=state.country,
+                    at=now,
+                    answered=state.answered_at is not None,
+                    rang_for=max(0.0, now - state.started_at),
+                )
+            )
+
     def get(self, call_id: str, tag_a: str | None, tag_b: str | None) -> CallState | None:
         """The call of a dialog, whichever side sends (the callee's From tag is our To tag)."""
         for tag in (tag_a, tag_b):
@@ -178,6 +220,8 @@ class CallTracker:
             self.ledger.spent(
                 state.tenant_id, state.caller, cost, periods(state.started_at, state.timezone)
             )
+        if self.detector is not None:
+            self._tell_detector(self.detector, state, cost, duration, now)
         return CallRecord(
             id=None,
             tenant_id=state.tenant_id,

@@ -23,7 +23,8 @@ import structlog
 
 from ringfence.accounts import Tenant, TenantId, Trunk
 from ringfence.errors import ParseError, TransactionError
-from ringfence.fraud import budget_breaches
+from ringfence.fraud import AuthFailure, Registered, budget_breaches
+from ringfence.fraud import Response as FraudResponse
 from ringfence.pbx.calls import CallState, CallTracker
 from ringfence.pbx.dialogs import Dialog, bye_for, dialog_from_answer
 from ringfence.pbx.location import LocationStore
@@ -310,8 +311,29 @@ class SipService:
             return
         auth = self._router.authenticate(request, self._wall())
         if isinstance(auth, Refused):
+            if auth.status == StatusCode.FORBIDDEN and auth.tenant is not None:
+                self._router.detector.auth_failed(
+                    AuthFailure(
+                        tenant_id=auth.tenant.id,
+                        ext=_claimed_user(request),
+                        source=source.host,
+                        at=self._wall(),
+                    )
+                )
             self._refuse(key, request, auth)
             return
+        if request.expires != 0:
+            assessment = self._router.detector.registered(
+                Registered(
+                    tenant_id=auth.tenant.id,
+                    ext=auth.extension.ext,
+                    source=source.host,
+                    at=self._wall(),
+                ),
+                timezone=auth.tenant.timezone,
+            )
+            if assessment.response is not FraudResponse.NONE:
+                self._router.on_fraud(assessment)
         outcome = self._registrar.register(
             request,
             source=source,
@@ -933,3 +955,16 @@ class SipService:
             await self._persistence.add_call_record(record)
         except Exception as error:
             log.error("call_record_failed", call_id=record.call_id, error=str(error))
+
+
+def _claimed_user(request: Request) -> str | None:
+    """The username a failed REGISTER claimed, for the detector's count of failures."""
+    try:
+        credentials = request.authorization
+    except ParseError:
+        return None
+    for creds in credentials:
+        username = creds.param("username")
+        if username:
+            return username[:64]
+    return None

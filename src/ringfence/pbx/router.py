@@ -17,7 +17,16 @@ from ipaddress import ip_address
 
 from ringfence.accounts import Directory, Extension, Tenant, Trunk, caller_id_for
 from ringfence.errors import ParseError
-from ringfence.fraud import Usage, UsageVerdict, check_usage, periods
+from ringfence.fraud import (
+    Assessment,
+    Detector,
+    OutboundAttempt,
+    Response,
+    Usage,
+    UsageVerdict,
+    check_usage,
+    periods,
+)
 from ringfence.pbx.auth import Authenticator, AuthVerdict
 from ringfence.pbx.calls import CallState, CallTracker
 from ringfence.pbx.location import LocationStore
@@ -26,6 +35,7 @@ from ringfence.policy import (
     Decision,
     Destination,
     DestinationKind,
+    NumberType,
     check_inbound,
     check_outbound,
     normalise,
@@ -102,6 +112,12 @@ class Router:
     local_hosts: frozenset[str] = field(default_factory=frozenset)
     #: The live calls and the usage ledger, for the throttles (the engine shares them).
     calls: CallTracker = field(default_factory=CallTracker)
+    #: The anomaly detector, and who acts on what it says (records the incident, notifies,
+    #: ends calls); both shared with the engine.
+    detector: Detector = field(default_factory=Detector)
+    on_fraud: Callable[[Assessment], None] = field(default=lambda _: None)
+    #: A correct PIN was given: the service lifts the PIN hold (tenant id, extension).
+    on_pin: Callable[[int, str], None] = field(default=lambda _t, _e: None)
 
     # -- the tenant and authentication steps -----------------------------------------------------
 
@@ -208,7 +224,13 @@ class Router:
             return self._to_extension(tenant, callee.ext, call, now)
         if leaves or (destination.kind is DestinationKind.INVALID and _is_dialled(user)):
             return self.leave(
-                request, tenant=tenant, caller=caller, dialled=user, directory=directory, now=now
+                request,
+                tenant=tenant,
+                caller=caller,
+                dialled=user,
+                directory=directory,
+                now=now,
+                source=source.host,
             )
         return refuse(StatusCode.NOT_FOUND, "unknown_extension")
 
@@ -235,6 +257,7 @@ class Router:
         dialled: str,
         directory: Directory,
         now: float,
+        source: str = "",
     ) -> Routed | Refused:
         """The one way out to a trunk. Dialling uses it today; forwarding, transfer and
         voicemail call-back must call it too. No other code builds a trunk target: the call
@@ -260,7 +283,21 @@ class Router:
         call = self._call(
             request, tenant=tenant, caller=caller.ext, callee=number, direction="outbound", now=now
         )
+        international = destination.country not in ("", tenant.country)
         if not decision.allowed:
+            if destination.kind is DestinationKind.NUMBER and request.method == "INVITE":
+                # An attempt the policy refused still tells the detector something: an
+                # attacker probes for the destinations that are open.
+                self._assess(
+                    request,
+                    tenant=tenant,
+                    ext=caller.ext,
+                    destination=destination,
+                    decision=decision,
+                    source=source,
+                    now=now,
+                    allowed=False,
+                )
             return Refused(
                 status=_status(decision.status),
                 reason=decision.reason,
@@ -289,7 +326,7 @@ class Router:
             call = replace(
                 call,
                 trunk_id=trunk.id,
-                international=destination.country != tenant.country,
+                international=international,
                 price=rate.price if rate is not None else None,
                 currency=rate.currency if rate is not None else None,
                 timezone=tenant.timezone,
@@ -312,6 +349,19 @@ class Router:
                     tenant=tenant,
                     call=call,
                 )
+            refusal = self._fraud_step(
+                request,
+                tenant=tenant,
+                caller=caller,
+                destination=destination,
+                decision=decision,
+                source=source,
+                now=now,
+                international=international,
+                directory=directory,
+            )
+            if refusal is not None:
+                return replace(refusal, call=call)
         target = SipUri(
             user=number,
             host=trunk.host,
@@ -344,6 +394,120 @@ class Router:
             set_headers=set_headers,
             trunk=trunk,
             alert=decision.alert,
+        )
+
+    def _assess(
+        self,
+        request: Request,
+        *,
+        tenant: Tenant,
+        ext: str,
+        destination: Destination,
+        decision: Decision,
+        source: str,
+        now: float,
+        allowed: bool,
+    ) -> Assessment:
+        rate = decision.rate
+        assessment = self.detector.assess(
+            OutboundAttempt(
+                tenant_id=tenant.id,
+                ext=ext,
+                call_key=f"{request.call_id};{request.from_.tag or ''}",
+                at=now,
+                number=destination.e164,
+                country=destination.country,
+                home_country=tenant.country,
+                timezone=tenant.timezone,
+                international=destination.country not in ("", tenant.country),
+                price=rate.price if rate is not None else None,
+                high_risk=destination.number_type in _HIGH_RISK_TYPES
+                or decision.reason in _HIGH_RISK_REASONS,
+                source=source,
+                allowed=allowed,
+            )
+        )
+        if assessment.response is not Response.NONE or assessment.end_calls:
+            self.on_fraud(assessment)
+        return assessment
+
+    def _fraud_step(
+        self,
+        request: Request,
+        *,
+        tenant: Tenant,
+        caller: Extension,
+        destination: Destination,
+        decision: Decision,
+        source: str,
+        now: float,
+        international: bool,
+        directory: Directory,
+    ) -> Refused | None:
+        """The anomaly detector's say on a call the policy and the throttles let through: it
+        goes, it needs the extension's PIN first, or it is refused because the extension (or
+        the tenant) is contained. Holds recorded in the store (by another node, or before a
+        restart) count as well as the detector's own."""
+        held = directory.hold(tenant.id, caller.ext) if international else Response.NONE
+        if held is Response.CONTAIN:
+            return Refused(
+                status=StatusCode.FORBIDDEN,
+                reason="fraud_contained",
+                detail="international calls are suspended after suspected fraud",
+                tenant=tenant,
+            )
+        assessment = self._assess(
+            request,
+            tenant=tenant,
+            ext=caller.ext,
+            destination=destination,
+            decision=decision,
+            source=source,
+            now=now,
+            allowed=True,
+        )
+        if assessment.refuse and not assessment.pin:
+            return Refused(
+                status=StatusCode.FORBIDDEN,
+                reason="fraud_contained",
+                detail="international calls are suspended after suspected fraud",
+                tenant=tenant,
+            )
+        if international and (assessment.pin or held is Response.PIN):
+            return self._pin_step(request, tenant=tenant, caller=caller, now=now)
+        return None
+
+    def _pin_step(
+        self, request: Request, *, tenant: Tenant, caller: Extension, now: float
+    ) -> Refused | None:
+        """The extension's PIN, asked for by a digest challenge in its own realm (with a fresh
+        challenge of the tenant's realm beside it, since that nonce was just used)."""
+        if not caller.pin_ha1_md5:
+            return Refused(
+                status=StatusCode.FORBIDDEN,
+                reason="pin_required",
+                detail="international calls need the extension's PIN, and it has none",
+                tenant=tenant,
+            )
+        result = self.authenticator.check_pin(request, tenant, caller, now)
+        if result.verdict is AuthVerdict.ACCEPTED:
+            self.detector.pin_given(tenant.id, caller.ext, now)
+            self.on_pin(tenant.id, caller.ext)
+            return None
+        if result.verdict in (AuthVerdict.CHALLENGE, AuthVerdict.STALE):
+            return Refused(
+                status=result.status,
+                reason="pin_required",
+                detail="give the extension's PIN",
+                headers=result.headers,
+                tenant=tenant,
+            )
+        return Refused(
+            status=StatusCode.FORBIDDEN,
+            reason="pin_wrong",
+            detail="the PIN was not accepted",
+            tenant=tenant,
+            public=False,
         )
 
     def _throttle(
@@ -453,7 +617,20 @@ class Router:
             callee=callee,
             direction=direction,
             started_at=now,
+            country=tenant.country,
         )
+
+
+_HIGH_RISK_TYPES = frozenset(
+    {
+        NumberType.PREMIUM,
+        NumberType.SHARED_COST,
+        NumberType.UAN,
+        NumberType.PERSONAL,
+        NumberType.INTERNATIONAL_NETWORK,
+    }
+)
+_HIGH_RISK_REASONS = frozenset({"high_risk_range", "premium_rate", "international_network"})
 
 
 def _status(code: int) -> StatusCode:

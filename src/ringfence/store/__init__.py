@@ -7,7 +7,17 @@ call records (``add_call_record``, ``list_call_records``). Database errors come 
 :class:`ringfence.errors.StoreError` and its subclasses.
 """
 
+from ringfence.store.fraud_repo import Notice, OutboxEntry
 from ringfence.store.records import CALL_DIRECTIONS, BindingsWrite, CallRecord, StoredBinding
 from ringfence.store.store import Migration, Store
 
-__all__ = ["CALL_DIRECTIONS", "BindingsWrite", "CallRecord", "Migration", "Store", "StoredBinding"]
+__all__ = [
+    "CALL_DIRECTIONS",
+    "BindingsWrite",
+    "CallRecord",
+    "Migration",
+    "Notice",
+    "OutboxEntry",
+    "Store",
+    "StoredBinding",
+]

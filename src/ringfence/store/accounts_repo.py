@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ringfence.accounts.directory import Directory
 from ringfence.accounts.model import AuditEntry, Extension, PhoneNumber, Tenant, TenantId, Trunk
 from ringfence.errors import NotFound, SchemaMismatch
+from ringfence.store.fraud_repo import SqlFraudRepo, load_holds
 from ringfence.store.policy_repo import SqlPolicyRepo, load_policy, load_usage_limits
 from ringfence.store.schema import (
     AuditRow,
@@ -48,6 +49,8 @@ def _extension(row: ExtensionRow) -> Extension:
         display_name=row.display_name,
         ha1_md5=row.ha1_md5,
         ha1_sha256=row.ha1_sha256,
+        pin_ha1_md5=row.pin_ha1_md5 or "",
+        pin_ha1_sha256=row.pin_ha1_sha256 or "",
     )
 
 
@@ -99,10 +102,11 @@ def load_directory(session: Session) -> Directory:
         numbers=[_number(r) for r in session.scalars(select(NumberRow))],
         policy=load_policy(session),
         usage_limits=load_usage_limits(session),
+        holds=load_holds(session),
     )
 
 
-class SqlAccountsUnitOfWork(SqlPolicyRepo):
+class SqlAccountsUnitOfWork(SqlPolicyRepo, SqlFraudRepo):
     """One transaction over the accounts and policy tables (see :class:`AccountsUnitOfWork`)."""
 
     def __init__(self, session: Session) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Double,
     ForeignKey,
@@ -30,14 +31,19 @@ __all__ = [
     "CallRecordRow",
     "CallerBlockRow",
     "ExtensionRow",
+    "FraudHoldRow",
+    "FraudIncidentRow",
     "HighRiskRow",
     "MetaRow",
+    "NotificationRow",
     "NumberRow",
     "PolicyRow",
     "RateRow",
+    "SecurityContactRow",
     "TenantRow",
     "TrunkRow",
     "UsageLimitsRow",
+    "WebhookRow",
 ]
 
 # Named constraints, so that later migrations can alter them (SQLite batch mode needs names).
@@ -81,6 +87,9 @@ class ExtensionRow(Base):
     ha1_md5: Mapped[str] = mapped_column(String(32))
     ha1_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[float] = mapped_column(Double)
+    # The PIN, as digest HA1 values for the realm "pin.<domain>" (the fraud guard's step-up).
+    pin_ha1_md5: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    pin_ha1_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class TrunkRow(Base):
@@ -261,6 +270,94 @@ class UsageLimitsRow(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     ext: Mapped[str] = mapped_column(String(32), default="", server_default="")
     limits: Mapped[str] = mapped_column(Text)
+
+
+class FraudIncidentRow(Base):
+    """A fraud incident of a tenant (``ext`` empty) or one extension; ``actions`` is a JSON
+    list of lines."""
+
+    __tablename__ = "fraud_incidents"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'released')", name="status"),
+        Index("ix_fraud_incidents_tenant_status", "tenant_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    ext: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    opened_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+    level: Mapped[str] = mapped_column(String(8))
+    score: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(Text)
+    actions: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8))
+    released_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+    released_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class FraudHoldRow(Base):
+    """What an open incident imposes on a tenant (``ext`` empty) or an extension."""
+
+    __tablename__ = "fraud_holds"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "ext"),
+        CheckConstraint("level IN ('pin', 'contain')", name="level"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    ext: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    level: Mapped[str] = mapped_column(String(8))
+    since: Mapped[float] = mapped_column(Double)
+    incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class SecurityContactRow(Base):
+    """An e-mail address that hears of a tenant's fraud incidents."""
+
+    __tablename__ = "security_contacts"
+    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+
+
+class WebhookRow(Base):
+    """A tenant's signed webhook for fraud incidents (one per tenant)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), unique=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(Text)
+
+
+class NotificationRow(Base):
+    """The outbox: one notice of one incident through one channel, until delivered."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint("channel IN ('email', 'webhook')", name="channel"),
+        Index("ix_notifications_pending", "delivered_at", "gave_up"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    incident_id: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[float] = mapped_column(Double)
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+    gave_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class MetaRow(Base):

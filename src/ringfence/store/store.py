@@ -15,9 +15,11 @@ from types import TracebackType
 from ringfence.accounts.directory import Directory
 from ringfence.accounts.model import AuditEntry, TenantId
 from ringfence.errors import Conflict, InvalidInput, NotFound, SchemaMismatch
-from ringfence.store import activity
+from ringfence.fraud.events import Response
+from ringfence.store import activity, fraud_repo
 from ringfence.store.accounts_repo import SqlAccountsUnitOfWork, load_directory, read_revision
 from ringfence.store.database import Database
+from ringfence.store.fraud_repo import Notice, OutboxEntry
 from ringfence.store.migrate import current_revision, head_revision, upgrade
 from ringfence.store.records import CALL_DIRECTIONS, BindingsWrite, CallRecord, StoredBinding
 
@@ -220,6 +222,62 @@ class Store:
         tenants on purpose, like :meth:`load_bindings`."""
         with self._db.read() as session:
             return activity.outbound_records_since(session, since)
+
+    # -- fraud incidents and the outbox ---------------------------------------------------
+
+    def record_response(
+        self,
+        *,
+        tenant_id: int,
+        ext: str | None,
+        level: Response,
+        score: int,
+        summary: str,
+        action: str,
+        at: float,
+        notice: Notice | None,
+    ) -> tuple[int, bool]:
+        """Open or escalate the scope's incident, with its hold and (once) its notices; see
+        :func:`ringfence.store.fraud_repo.record_response`."""
+        with self._db.write() as session:
+            return fraud_repo.record_response(
+                session,
+                tenant_id=tenant_id,
+                ext=ext,
+                level=level,
+                score=score,
+                summary=summary,
+                action=action,
+                at=at,
+                notice=notice,
+            )
+
+    def lift_pin_hold(self, *, tenant_id: int, ext: str, action: str, at: float) -> None:
+        with self._db.write() as session:
+            fraud_repo.lift_pin_hold(session, tenant_id=tenant_id, ext=ext, action=action, at=at)
+
+    def pending_notifications(self, *, limit: int = 50) -> list[OutboxEntry]:
+        with self._db.read() as session:
+            return fraud_repo.pending_notifications(session, limit=limit)
+
+    def finish_notification(
+        self,
+        notification_id: int,
+        *,
+        attempts: int,
+        delivered_at: float | None,
+        error: str | None,
+        gave_up: bool,
+    ) -> None:
+        with self._db.write() as session:
+            fraud_repo.finish_notification(
+                session,
+                notification_id,
+                attempts=attempts,
+                delivered_at=delivered_at,
+                error=error,
+                gave_up=gave_up,
+            )
 
     def list_call_records(self, tenant_id: TenantId, *, limit: int = 100) -> list[CallRecord]:
         """This tenant's call records, the most recently ended first."""

@@ -1,0 +1,308 @@
+"""The fraud guard's hands, part of the composition root: what happens when the detector asks
+for a response.
+
+:class:`FraudResponder` ends the calls a containment names (the proxy's own BYE), records the
+response in the store (the incident, its hold, and, the first time, its notices in the
+outbox) off the event loop, and delivers the outbox: e-mail to the tenant's security contacts
+and its signed webhook, each with retries and backoff. A notice that could not be delivered
+stays in the outbox and is tried again after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+import httpx
+import structlog
+
+from ringfence.accounts import Directory, TenantId
+from ringfence.fraud import Assessment, Baseline, Detector, PastCall, Response, Scope
+from ringfence.notify import (
+    Deliverer,
+    DeliveryError,
+    EmailChannel,
+    EmailTarget,
+    Notice,
+    RetryPolicy,
+    WebhookChannel,
+    WebhookTarget,
+)
+from ringfence.store import CallRecord, OutboxEntry, Store
+from ringfence.store import Notice as StoredNotice
+
+__all__ = ["FraudResponder", "seed_baselines"]
+
+log = structlog.get_logger("ringfence.fraud")
+
+T = TypeVar("T")
+
+_WORDS = {
+    Response.NOTIFY: "under watch",
+    Response.PIN: "its next international call needs the extension's PIN",
+    Response.CONTAIN: "international calling suspended and international calls ended",
+}
+
+
+class _Offload(Protocol):
+    def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]: ...
+
+
+def seed_baselines(
+    detector: Detector, directory: Directory, records: list[CallRecord], *, now: float
+) -> int:
+    """Teach each tenant's baseline its own outbound calls that were answered, from the call
+    records (the last four weeks). Returns how many calls were learned."""
+    from ringfence.policy import normalise  # noqa: PLC0415 - only at start
+
+    since = now - 28 * 86400
+    by_tenant: dict[int, list[PastCall]] = {}
+    for record in records:
+        tenant = directory.tenant(record.tenant_id)
+        if tenant is None or record.answered_at is None or record.started_at < since:
+            continue
+        destination = normalise(record.callee, tenant.country)
+        by_tenant.setdefault(tenant.id, []).append(
+            PastCall(
+                at=record.started_at,
+                number=destination.e164,
+                country=destination.country,
+                cost=record.cost,
+            )
+        )
+    for tenant in directory.tenants():
+        calls = by_tenant.get(tenant.id, [])
+        first = min((c.at for c in calls), default=now)
+        detector.learn(
+            tenant.id,
+            Baseline.learn(calls, timezone=tenant.timezone, since=min(first, now), now=now),
+        )
+    return sum(len(c) for c in by_tenant.values())
+
+
+class FraudResponder:
+    """Acts on the detector's assessments; every method is called on the event loop."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        offload: _Offload,
+        directory: Callable[[], Directory],
+        end_call: Callable[[str, str, str], bool],
+        clock: Callable[[], float],
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
+        smtp: tuple[str, int] | None,
+        smtp_from: str,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._store = store
+        self._offload = offload
+        self._directory = directory
+        self._end_call = end_call
+        self._clock = clock
+        self._spawn = spawn
+        self._smtp = smtp
+        self._smtp_from = smtp_from
+        self._retry = retry or RetryPolicy()
+        self._wake = asyncio.Event()
+        self._sending: set[int] = set()
+
+    # -- responses ----------------------------------------------------------------------------
+
+    def on_fraud(self, assessment: Assessment) -> None:
+        for key in assessment.end_calls:
+            call_id, _, tag = key.rpartition(";")
+            self._end_call(call_id, tag, "fraud_contained")
+        if assessment.response is Response.NONE:
+            return
+        tenant = self._directory().tenant(TenantId(assessment.tenant_id))
+        name = tenant.name if tenant is not None else str(assessment.tenant_id)
+        ext = assessment.ext if assessment.scope is Scope.EXTENSION else None
+        level = assessment.response
+        stamp = datetime.fromtimestamp(assessment.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        action = f"{stamp} {level.name.lower()}: {assessment.explain()}"
+        if assessment.end_calls:
+            action += f"; {len(assessment.end_calls)} international call(s) ended"
+        log.warning(
+            "fraud_response",
+            tenant=name,
+            ext=ext,
+            response=level.name.lower(),
+            score=assessment.score,
+            explanation=assessment.explain(),
+            ended=len(assessment.end_calls),
+        )
+        notice = self._notice(name, ext, assessment, stamp)
+        self._spawn(self._record(assessment, ext, level, action, notice))
+
+    def on_pin(self, tenant_id: int, ext: str) -> None:
+        now = self._clock()
+        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        log.info("fraud_pin_given", tenant_id=tenant_id, ext=ext)
+
+        async def lift() -> None:
+            try:
+                await self._offload.call(
+                    self._store.lift_pin_hold,
+                    tenant_id=tenant_id,
+                    ext=ext,
+                    action=f"{stamp} the extension's PIN was given",
+                    at=now,
+                )
+            except Exception as error:
+                log.error("fraud_pin_lift_failed", error=str(error))
+
+        self._spawn(lift())
+
+    def _notice(
+        self, tenant: str, ext: str | None, assessment: Assessment, stamp: str
+    ) -> StoredNotice:
+        who = f"extension {ext} of {tenant}" if ext else f"tenant {tenant}"
+        release = f"ringfence fraud release {tenant}" + (f" --ext {ext}" if ext else "")
+        level = assessment.response
+        body = "\n".join(
+            [
+                f"ringfence suspects toll fraud on {who}.",
+                "",
+                f"When:      {stamp}",
+                f"Response:  {_WORDS.get(level, level.name.lower())}",
+                f"Why:       {assessment.explain()}",
+                "",
+                "Further responses to this incident are recorded but not sent again.",
+                f"If the calls were legitimate, an administrator can lift the hold with: {release}",
+            ]
+        )
+        payload = {
+            "event": "fraud.incident",
+            "ext": ext,
+            "response": level.name.lower(),
+            "score": assessment.score,
+            "extension_score": assessment.extension_score,
+            "tenant_score": assessment.tenant_score,
+            "signals": [
+                {"signal": h.signal.value, "points": h.points, "detail": h.detail}
+                for h in assessment.hits
+            ],
+            "explanation": assessment.explain(),
+            "calls_ended": len(assessment.end_calls),
+        }
+        return StoredNotice(
+            subject=f"[ringfence] suspected toll fraud: {who}",
+            body=body,
+            payload=json.dumps(payload, sort_keys=True),
+        )
+
+    async def _record(
+        self,
+        assessment: Assessment,
+        ext: str | None,
+        level: Response,
+        action: str,
+        notice: StoredNotice,
+    ) -> None:
+        try:
+            incident, opened = await self._offload.call(
+                self._store.record_response,
+                tenant_id=assessment.tenant_id,
+                ext=ext,
+                level=level,
+                score=assessment.extension_score if ext else assessment.tenant_score,
+                summary=assessment.explain(),
+                action=action,
+                at=assessment.at,
+                notice=notice,
+            )
+        except Exception as error:
+            log.error("fraud_record_failed", error=str(error))
+            return
+        log.info("fraud_incident", incident=incident, opened=opened)
+        if opened:
+            self._wake.set()
+
+    # -- the outbox ---------------------------------------------------------------------------
+
+    async def deliver_forever(self, stop: asyncio.Event, *, every: float = 5.0) -> None:
+        """Send what waits in the outbox: when woken by a new incident, and every few seconds
+        (a notice that failed, or one left from before a restart)."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=every)
+            self._wake.clear()
+            try:
+                entries = await self._offload.call(self._store.pending_notifications)
+            except Exception as error:
+                log.error("notify_outbox_failed", error=str(error))
+                continue
+            for entry in entries:
+                if entry.id not in self._sending:
+                    self._sending.add(entry.id)
+                    self._spawn(self._deliver(entry))
+
+    async def _deliver(self, entry: OutboxEntry) -> None:
+        try:
+            await self._deliver_one(entry)
+        finally:
+            self._sending.discard(entry.id)
+
+    async def _deliver_one(self, entry: OutboxEntry) -> None:
+        tenant = self._directory().tenant(TenantId(entry.tenant_id))
+        notice = Notice(
+            key=f"incident-{entry.incident_id}",
+            tenant=tenant.name if tenant is not None else str(entry.tenant_id),
+            subject=entry.subject,
+            text=entry.body,
+            payload=json.loads(entry.payload),
+            created_at=entry.created_at,
+        )
+        send: Callable[[], Awaitable[None]]
+        client: httpx.AsyncClient | None = None
+        if entry.channel == "email":
+            if self._smtp is None or not entry.emails:
+                return  # waits for an SMTP relay (serve --smtp) or a contact
+            channel = EmailChannel(host=self._smtp[0], port=self._smtp[1], sender=self._smtp_from)
+            target = EmailTarget(addresses=entry.emails)
+
+            async def send_email() -> None:
+                await channel.send(notice, target)
+
+            send = send_email
+        else:
+            if entry.url is None or entry.secret is None:
+                return
+            client = httpx.AsyncClient(follow_redirects=False)
+            hook = WebhookChannel(client=client, clock=self._clock)
+            webhook = WebhookTarget(url=entry.url, secret=entry.secret)
+
+            async def send_webhook() -> None:
+                await hook.send(notice, webhook)
+
+            send = send_webhook
+        deliverer = Deliverer(policy=self._retry, sleep=asyncio.sleep, rand=random.random)
+        try:
+            outcome = await deliverer.deliver(send, key=notice.key, channel=entry.channel)
+        except DeliveryError as error:  # pragma: no cover - the deliverer catches these
+            outcome_error: str | None = str(error)
+            delivered = False
+            attempts = 1
+        else:
+            outcome_error, delivered, attempts = outcome.error, outcome.delivered, outcome.attempts
+        finally:
+            if client is not None:
+                await client.aclose()
+        try:
+            await self._offload.call(
+                self._store.finish_notification,
+                entry.id,
+                attempts=entry.attempts + attempts,
+                delivered_at=self._clock() if delivered else None,
+                error=outcome_error,
+                gave_up=not delivered,
+            )
+        except Exception as error:
+            log.error("notify_finish_failed", error=str(error))

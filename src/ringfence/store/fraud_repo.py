@@ -1,0 +1,378 @@
+"""The toll-fraud tables: incidents, holds, security contacts, webhooks and the outbox.
+
+:class:`SqlFraudRepo` is mixed into the accounts unit of work (an admin's release, a contact,
+a webhook, a PIN: each with its audit entry and the revision bump in one transaction). The
+call path's writes (:func:`record_response`, the outbox) run on the store's worker thread.
+:func:`load_holds` reads the holds into the directory snapshot, so that every node refuses a
+contained extension within a second.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from ringfence.errors import NotFound
+from ringfence.fraud.events import Response
+from ringfence.fraud.incidents import Hold, Incident, IncidentStatus, response_name
+from ringfence.store.schema import (
+    ExtensionRow,
+    FraudHoldRow,
+    FraudIncidentRow,
+    MetaRow,
+    NotificationRow,
+    SecurityContactRow,
+    WebhookRow,
+)
+
+__all__ = [
+    "Notice",
+    "OutboxEntry",
+    "SqlFraudRepo",
+    "finish_notification",
+    "lift_pin_hold",
+    "load_holds",
+    "pending_notifications",
+    "record_response",
+]
+
+_LEVELS = {response_name(r): r for r in Response}
+_MAX_ACTIONS = 200  # lines kept in one incident
+
+
+def _incident(row: FraudIncidentRow) -> Incident:
+    return Incident(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        ext=row.ext or None,
+        opened_at=row.opened_at,
+        updated_at=row.updated_at,
+        level=_LEVELS.get(row.level, Response.NOTIFY),
+        score=row.score,
+        summary=row.summary,
+        actions=tuple(json.loads(row.actions)),
+        status=IncidentStatus(row.status),
+        released_at=row.released_at,
+        released_by=row.released_by,
+    )
+
+
+def load_holds(session: Session) -> dict[tuple[int, str], Hold]:
+    return {
+        (row.tenant_id, row.ext): Hold(
+            tenant_id=row.tenant_id,
+            ext=row.ext or None,
+            level=_LEVELS[row.level],
+            since=row.since,
+            incident_id=row.incident_id,
+        )
+        for row in session.scalars(select(FraudHoldRow))
+    }
+
+
+def _bump(session: Session) -> None:
+    session.execute(update(MetaRow).where(MetaRow.id == 1).values(revision=MetaRow.revision + 1))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notice:
+    """What the outbox sends of a newly opened incident (built by the caller)."""
+
+    subject: str
+    body: str
+    payload: str  # JSON
+
+
+def record_response(
+    session: Session,
+    *,
+    tenant_id: int,
+    ext: str | None,
+    level: Response,
+    score: int,
+    summary: str,
+    action: str,
+    at: float,
+    notice: Notice | None,
+) -> tuple[int, bool]:
+    """Record a graded response: open the scope's incident or escalate the open one, and put
+    on the hold it calls for (PIN or containment). A newly opened incident queues its notice
+    in the outbox, once per channel the tenant has. Returns the incident's id and whether it
+    was opened now."""
+    scope = ext or ""
+    row = session.scalars(
+        select(FraudIncidentRow).where(
+            FraudIncidentRow.tenant_id == tenant_id,
+            FraudIncidentRow.ext == scope,
+            FraudIncidentRow.status == IncidentStatus.OPEN.value,
+        )
+    ).first()
+    opened = row is None
+    if row is None:
+        row = FraudIncidentRow(
+            tenant_id=tenant_id,
+            ext=scope,
+            opened_at=at,
+            updated_at=at,
+            level=response_name(level),
+            score=score,
+            summary=summary,
+            actions=json.dumps([action]),
+            status=IncidentStatus.OPEN.value,
+        )
+        session.add(row)
+    else:
+        actions = json.loads(row.actions)[-(_MAX_ACTIONS - 1) :]
+        actions.append(action)
+        row.actions = json.dumps(actions)
+        row.updated_at = at
+        row.score = max(row.score, score)
+        if _LEVELS.get(row.level, Response.NONE) < level:
+            row.level = response_name(level)
+            row.summary = summary
+    session.flush()
+    if level >= Response.PIN:
+        hold = session.scalars(
+            select(FraudHoldRow).where(
+                FraudHoldRow.tenant_id == tenant_id, FraudHoldRow.ext == scope
+            )
+        ).first()
+        if hold is None:
+            session.add(
+                FraudHoldRow(
+                    tenant_id=tenant_id,
+                    ext=scope,
+                    level=response_name(level),
+                    since=at,
+                    incident_id=row.id,
+                )
+            )
+        elif _LEVELS[hold.level] < level:
+            hold.level = response_name(level)
+            hold.incident_id = row.id
+        _bump(session)
+    if opened and notice is not None:
+        channels = []
+        if session.scalars(
+            select(SecurityContactRow.id).where(SecurityContactRow.tenant_id == tenant_id)
+        ).first():
+            channels.append("email")
+        if session.scalars(select(WebhookRow.id).where(WebhookRow.tenant_id == tenant_id)).first():
+            channels.append("webhook")
+        for channel in channels:
+            session.add(
+                NotificationRow(
+                    tenant_id=tenant_id,
+                    incident_id=row.id,
+                    channel=channel,
+                    created_at=at,
+                    subject=notice.subject,
+                    body=notice.body,
+                    payload=notice.payload,
+                    attempts=0,
+                    gave_up=False,
+                )
+            )
+    return row.id, opened
+
+
+def lift_pin_hold(session: Session, *, tenant_id: int, ext: str, action: str, at: float) -> None:
+    """The extension's user gave the right PIN: the PIN hold goes (a containment stays)."""
+    result = session.execute(
+        delete(FraudHoldRow).where(
+            FraudHoldRow.tenant_id == tenant_id,
+            FraudHoldRow.ext == ext,
+            FraudHoldRow.level == "pin",
+        )
+    )
+    if getattr(result, "rowcount", 0):
+        _bump(session)
+    row = session.scalars(
+        select(FraudIncidentRow).where(
+            FraudIncidentRow.tenant_id == tenant_id,
+            FraudIncidentRow.ext == ext,
+            FraudIncidentRow.status == IncidentStatus.OPEN.value,
+        )
+    ).first()
+    if row is not None:
+        row.actions = json.dumps([*json.loads(row.actions), action])
+        row.updated_at = at
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxEntry:
+    """A notice to deliver, with the tenant's current targets for its channel."""
+
+    id: int
+    tenant_id: int
+    incident_id: int
+    channel: str
+    created_at: float
+    subject: str
+    body: str
+    payload: str
+    attempts: int
+    emails: tuple[str, ...] = ()
+    url: str | None = None
+    secret: str | None = None
+
+
+def pending_notifications(session: Session, *, limit: int = 50) -> list[OutboxEntry]:
+    rows = session.scalars(
+        select(NotificationRow)
+        .where(NotificationRow.delivered_at.is_(None), NotificationRow.gave_up.is_(False))
+        .order_by(NotificationRow.id)
+        .limit(limit)
+    )
+    out = []
+    for row in rows:
+        emails: tuple[str, ...] = ()
+        url = secret = None
+        if row.channel == "email":
+            emails = tuple(
+                session.scalars(
+                    select(SecurityContactRow.email)
+                    .where(SecurityContactRow.tenant_id == row.tenant_id)
+                    .order_by(SecurityContactRow.email)
+                )
+            )
+        else:
+            hook = session.scalars(
+                select(WebhookRow).where(WebhookRow.tenant_id == row.tenant_id)
+            ).first()
+            if hook is not None:
+                url, secret = hook.url, hook.secret
+        out.append(
+            OutboxEntry(
+                id=row.id,
+                tenant_id=row.tenant_id,
+                incident_id=row.incident_id,
+                channel=row.channel,
+                created_at=row.created_at,
+                subject=row.subject,
+                body=row.body,
+                payload=row.payload,
+                attempts=row.attempts,
+                emails=emails,
+                url=url,
+                secret=secret,
+            )
+        )
+    return out
+
+
+def finish_notification(
+    session: Session,
+    notification_id: int,
+    *,
+    attempts: int,
+    delivered_at: float | None,
+    error: str | None,
+    gave_up: bool,
+) -> None:
+    session.execute(
+        update(NotificationRow)
+        .where(NotificationRow.id == notification_id)
+        .values(
+            attempts=attempts,
+            delivered_at=delivered_at,
+            last_error=error[:500] if error else None,
+            gave_up=gave_up,
+        )
+    )
+
+
+class SqlFraudRepo:
+    """The admin side of the fraud tables, inside the accounts unit of work."""
+
+    _session: Session
+
+    def _write(self) -> Session:
+        raise NotImplementedError
+
+    # -- incidents ------------------------------------------------------------------------
+
+    def incidents(
+        self, tenant_id: int | None, *, open_only: bool = False, limit: int = 100
+    ) -> list[Incident]:
+        query = select(FraudIncidentRow)
+        if tenant_id is not None:
+            query = query.where(FraudIncidentRow.tenant_id == tenant_id)
+        if open_only:
+            query = query.where(FraudIncidentRow.status == IncidentStatus.OPEN.value)
+        query = query.order_by(FraudIncidentRow.opened_at.desc()).limit(limit)
+        return [_incident(r) for r in self._session.scalars(query)]
+
+    def release(self, tenant_id: int, ext: str | None, *, by: str, at: float) -> list[Incident]:
+        """Close the open incidents of the extension (or of the whole tenant, every extension
+        included) and lift their holds. Returns the incidents released."""
+        session = self._write()
+        query = select(FraudIncidentRow).where(
+            FraudIncidentRow.tenant_id == tenant_id,
+            FraudIncidentRow.status == IncidentStatus.OPEN.value,
+        )
+        holds = delete(FraudHoldRow).where(FraudHoldRow.tenant_id == tenant_id)
+        if ext is not None:
+            query = query.where(FraudIncidentRow.ext == ext)
+            holds = holds.where(FraudHoldRow.ext == ext)
+        released = []
+        for row in session.scalars(query):
+            row.status = IncidentStatus.RELEASED.value
+            row.released_at, row.released_by = at, by
+            row.actions = json.dumps([*json.loads(row.actions), f"{at:.0f} released by {by}"])
+            released.append(_incident(row))
+        session.execute(holds)
+        return released
+
+    # -- contacts, webhook, PIN -----------------------------------------------------------
+
+    def contacts(self, tenant_id: int) -> list[str]:
+        return list(
+            self._session.scalars(
+                select(SecurityContactRow.email)
+                .where(SecurityContactRow.tenant_id == tenant_id)
+                .order_by(SecurityContactRow.email)
+            )
+        )
+
+    def add_contact(self, tenant_id: int, email: str) -> None:
+        session = self._write()
+        session.add(SecurityContactRow(tenant_id=tenant_id, email=email))
+        session.flush()
+
+    def remove_contact(self, tenant_id: int, email: str) -> None:
+        result = self._write().execute(
+            delete(SecurityContactRow).where(
+                SecurityContactRow.tenant_id == tenant_id, SecurityContactRow.email == email
+            )
+        )
+        if getattr(result, "rowcount", 0) == 0:
+            raise NotFound(f"no security contact {email!r}")
+
+    def webhook(self, tenant_id: int) -> tuple[str, str] | None:
+        row = self._session.scalars(
+            select(WebhookRow).where(WebhookRow.tenant_id == tenant_id)
+        ).first()
+        return (row.url, row.secret) if row is not None else None
+
+    def set_webhook(self, tenant_id: int, url: str | None, secret: str | None) -> None:
+        """Set the tenant's webhook, or remove it (``url`` None)."""
+        session = self._write()
+        session.execute(delete(WebhookRow).where(WebhookRow.tenant_id == tenant_id))
+        if url is not None and secret is not None:
+            session.add(WebhookRow(tenant_id=tenant_id, url=url, secret=secret))
+        session.flush()
+
+    def set_pin(
+        self, tenant_id: int, ext: str, *, ha1_md5: str | None, ha1_sha256: str | None
+    ) -> None:
+        result = self._write().execute(
+            update(ExtensionRow)
+            .where(ExtensionRow.tenant_id == tenant_id, ExtensionRow.ext == ext)
+            .values(pin_ha1_md5=ha1_md5, pin_ha1_sha256=ha1_sha256)
+        )
+        if getattr(result, "rowcount", 0) == 0:
+            raise NotFound(f"no extension {ext!r}")

@@ -412,7 +412,7 @@ async def start_service(settings: Settings) -> RunningService:
         while not stop.is_set():
             await asyncio.sleep(1.0)
             try:
-                service.police_calls(lookahead=2.0)
+                service.police_calls()
                 now = sources.now()
                 for assessment in detector.watch(now, calls.running(now)):
                     responder.on_fraud(assessment)

@@ -59,6 +59,8 @@ def calls(
                     "duration": c.record.duration,
                     "final_status": c.record.final_status,
                     "reason": c.record.reason,
+                    "cost": str(c.record.cost) if c.record.cost is not None else None,
+                    "currency": c.record.currency,
                 }
                 for c in found
             ]

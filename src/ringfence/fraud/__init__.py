@@ -31,6 +31,7 @@ from ringfence.fraud.limits import (
     limits_to_json,
 )
 from ringfence.fraud.throttles import (
+    BUDGET_LOOKAHEAD,
     PricedCall,
     ThrottleReason,
     Usage,
@@ -42,6 +43,7 @@ from ringfence.fraud.throttles import (
 )
 
 __all__ = [
+    "BUDGET_LOOKAHEAD",
     "LIMIT_NAMES",
     "SAFE_DEFAULTS",
     "Assessment",

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from ringfence.fraud.limits import Limits
 
 __all__ = [
+    "BUDGET_LOOKAHEAD",
     "PricedCall",
     "ThrottleReason",
     "Usage",
@@ -81,9 +82,12 @@ def check_usage(
     extension: Limits | None,
     international: bool,
     paid: bool,
+    reserve: Decimal = Decimal(0),
 ) -> UsageVerdict:
     """May one more outbound call start? ``paid`` is whether it has a price (a budget stops
-    only paid calls); ``international`` whether it leaves the tenant's country."""
+    only paid calls); ``international`` whether it leaves the tenant's country. ``reserve`` is
+    what the call's first :data:`BUDGET_LOOKAHEAD` seconds would cost: the budget watch ends a
+    call that close to a budget, so a call that could not last that long is not started."""
     mine = extension.over(tenant) if extension is not None else tenant
     counts = [
         (usage.concurrent_extension, mine.concurrent_per_extension, "calls at once from it"),
@@ -140,13 +144,18 @@ def check_usage(
                 (usage.spent_month_extension, extension.monthly_budget, "its monthly budget"),
             ]
         for spent, budget, what in budgets:
-            if budget is not None and spent >= budget:
+            if budget is not None and spent + reserve >= budget:
                 return UsageVerdict(
                     allowed=False,
                     reason=ThrottleReason.BUDGET_EXCEEDED.value,
                     detail=f"{what} of {budget} is spent ({spent.quantize(Decimal('0.01'))})",
                 )
     return _ALLOWED
+
+
+BUDGET_LOOKAHEAD = 2.0
+"""Seconds ahead the budget watch looks (it runs every second): a call that would cross a
+budget within this long is ended now, and one that could not last this long is not started."""
 
 
 @lru_cache(maxsize=256)

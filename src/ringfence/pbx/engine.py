@@ -23,7 +23,7 @@ import structlog
 
 from ringfence.accounts import Tenant, TenantId, Trunk
 from ringfence.errors import ParseError, TransactionError
-from ringfence.fraud import AuthFailure, Registered, budget_breaches
+from ringfence.fraud import BUDGET_LOOKAHEAD, AuthFailure, Registered, budget_breaches
 from ringfence.fraud import Response as FraudResponse
 from ringfence.pbx.calls import CallState, CallTracker
 from ringfence.pbx.dialogs import Dialog, bye_for, dialog_from_answer
@@ -778,7 +778,7 @@ class SipService:
         )
         return True
 
-    def police_calls(self, lookahead: float = 2.0) -> int:
+    def police_calls(self, lookahead: float = BUDGET_LOOKAHEAD) -> int:
         """Called every second: end the answered calls that would take their tenant or
         extension across a spend budget before the next look. Returns how many it ended."""
         router = self._router

@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from ipaddress import ip_address
 
 from ringfence.accounts import Directory, Extension, Tenant, Trunk, caller_id_for
 from ringfence.errors import ParseError
 from ringfence.fraud import (
+    BUDGET_LOOKAHEAD,
     Assessment,
     Detector,
     OutboundAttempt,
@@ -541,12 +543,18 @@ class Router:
             spent_month_extension=spent[3] + running_ext,
         )
         rate = decision.rate
+        paid = rate is not None and rate.price > 0
         return check_usage(
             usage=usage,
             tenant=directory.usage_limits(tenant.id),
             extension=directory.usage_limits(tenant.id, ext),
             international=international,
-            paid=rate is not None and rate.price > 0,
+            paid=paid,
+            reserve=(
+                rate.price / 60 * Decimal(str(BUDGET_LOOKAHEAD))
+                if rate is not None and paid
+                else Decimal(0)
+            ),
         )
 
     def _inbound(self, request: Request, trunk: Trunk, directory: Directory) -> Routed | Refused:

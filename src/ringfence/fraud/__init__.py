@@ -23,6 +23,7 @@ from ringfence.fraud.events import (
     Signal,
     number_range,
 )
+from ringfence.fraud.incidents import Hold, Incident, IncidentStatus
 from ringfence.fraud.limits import (
     LIMIT_NAMES,
     SAFE_DEFAULTS,
@@ -53,7 +54,10 @@ __all__ = [
     "Detector",
     "DetectorSettings",
     "Hit",
+    "Hold",
     "InboundCall",
+    "Incident",
+    "IncidentStatus",
     "Limits",
     "OutboundAttempt",
     "PastCall",

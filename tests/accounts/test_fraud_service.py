@@ -1,0 +1,182 @@
+"""The fraud guard's records over a real store, on SQLite and PostgreSQL: an incident opens
+once and escalates, its hold reaches the directory the call path reads, its notices are queued
+once per incident and channel, and an admin's release closes it and lifts the hold.
+
+PostgreSQL is taken from ``RINGFENCE_TEST_PG`` as in test_policy_service.py.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+
+import pytest
+from tests.accounts.test_policy_service import postgres_url, store  # noqa: F401
+
+from ringfence.accounts import AccountsService, FraudService, Tenant, pin_realm
+from ringfence.errors import Conflict, InvalidInput, NotFound
+from ringfence.fraud import Response
+from ringfence.sip.digest import Algorithm, compute_ha1
+from ringfence.store import Notice, Store
+
+NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC).timestamp()
+NOTICE = Notice(subject="suspected toll fraud", body="why", payload=json.dumps({"score": 90}))
+
+
+@pytest.fixture
+def accounts(store: Store) -> AccountsService:  # noqa: F811
+    return AccountsService(store, actor="cli", clock=lambda: NOW, random=random.Random(5))
+
+
+@pytest.fixture
+def fraud(store: Store) -> FraudService:  # noqa: F811
+    return FraudService(store, actor="cli", clock=lambda: NOW + 600)
+
+
+@pytest.fixture
+def acme(accounts: AccountsService) -> Tenant:
+    tenant = accounts.add_tenant("acme", domain="acme.example")
+    accounts.add_extension("acme", "1001")
+    accounts.add_extension("acme", "1002")
+    return tenant
+
+
+def respond(store: Store, tenant: Tenant, level: Response, *, ext: str | None = "1001", at=NOW):  # noqa: F811
+    return store.record_response(
+        tenant_id=tenant.id,
+        ext=ext,
+        level=level,
+        score=int(level) * 30,
+        summary=f"score {int(level) * 30}",
+        action=f"{level.name.lower()} at {at}",
+        at=at,
+        notice=NOTICE,
+    )
+
+
+def test_an_incident_opens_once_escalates_and_puts_its_hold_in_the_directory(
+    store: Store,  # noqa: F811
+    fraud: FraudService,
+    acme: Tenant,
+) -> None:
+    fraud.add_contact("acme", "sec@acme.example")
+    fraud.set_webhook("acme", "https://hooks.acme.example/x", "0123456789abcdef0123")
+    first, opened = respond(store, acme, Response.NOTIFY)
+    again, reopened = respond(store, acme, Response.CONTAIN, at=NOW + 30)
+    assert opened
+    assert not reopened
+    assert first == again
+    (incident,) = fraud.incidents("acme")
+    assert incident.level is Response.CONTAIN
+    assert incident.ext == "1001"
+    assert len(incident.actions) == 2
+    directory = store.load_directory()
+    assert directory.hold(acme.id, "1001") is Response.CONTAIN
+    assert directory.hold(acme.id, "1002") is Response.NONE
+    # One notice per channel, for the incident, not for each response.
+    pending = store.pending_notifications()
+    assert sorted(e.channel for e in pending) == ["email", "webhook"]
+    email = next(e for e in pending if e.channel == "email")
+    assert email.emails == ("sec@acme.example",)
+    hook = next(e for e in pending if e.channel == "webhook")
+    assert hook.url == "https://hooks.acme.example/x"
+    store.finish_notification(hook.id, attempts=1, delivered_at=NOW, error=None, gave_up=False)
+    assert [e.channel for e in store.pending_notifications()] == ["email"]
+
+
+def test_a_tenant_hold_covers_every_extension_and_release_lifts_it(
+    store: Store,  # noqa: F811
+    fraud: FraudService,
+    acme: Tenant,
+) -> None:
+    respond(store, acme, Response.CONTAIN, ext=None)
+    respond(store, acme, Response.PIN, ext="1002")
+    directory = store.load_directory()
+    assert directory.hold(acme.id, "1001") is Response.CONTAIN
+    revision = directory.revision
+    released = fraud.release("acme")
+    assert {i.ext for i in released} == {None, "1002"}
+    after = store.load_directory()
+    assert after.revision > revision  # a running service reloads and lets calls through
+    assert after.hold(acme.id, "1001") is Response.NONE
+    assert after.hold(acme.id, "1002") is Response.NONE
+    assert fraud.incidents("acme", open_only=True) == []
+    closed = fraud.incidents("acme")
+    assert all(i.released_by == "cli" for i in closed)
+    assert any(e.action == "fraud.release" for e in store.list_audit(acme.id))
+    # A new response after the release opens a new incident.
+    _, opened = respond(store, acme, Response.NOTIFY, at=NOW + 3600)
+    assert opened
+
+
+def test_releasing_one_extension_leaves_the_others_held(
+    store: Store,  # noqa: F811
+    fraud: FraudService,
+    acme: Tenant,
+) -> None:
+    respond(store, acme, Response.CONTAIN, ext="1001")
+    respond(store, acme, Response.CONTAIN, ext="1002")
+    fraud.release("acme", "1001")
+    directory = store.load_directory()
+    assert directory.hold(acme.id, "1001") is Response.NONE
+    assert directory.hold(acme.id, "1002") is Response.CONTAIN
+
+
+def test_a_correct_pin_lifts_a_pin_hold_but_not_a_containment(
+    store: Store,  # noqa: F811
+    acme: Tenant,
+) -> None:
+    respond(store, acme, Response.PIN, ext="1001")
+    respond(store, acme, Response.CONTAIN, ext="1002")
+    store.lift_pin_hold(tenant_id=acme.id, ext="1001", action="pin given", at=NOW)
+    store.lift_pin_hold(tenant_id=acme.id, ext="1002", action="pin given", at=NOW)
+    directory = store.load_directory()
+    assert directory.hold(acme.id, "1001") is Response.NONE
+    assert directory.hold(acme.id, "1002") is Response.CONTAIN
+
+
+def test_no_notice_is_queued_without_a_contact_or_webhook(
+    store: Store,  # noqa: F811
+    acme: Tenant,
+) -> None:
+    respond(store, acme, Response.NOTIFY)
+    assert store.pending_notifications() == []
+
+
+def test_contacts_webhook_and_pin_are_validated_and_audited_without_secrets(
+    store: Store,  # noqa: F811
+    fraud: FraudService,
+    acme: Tenant,
+) -> None:
+    with pytest.raises(InvalidInput):
+        fraud.add_contact("acme", "not-an-address")
+    fraud.add_contact("acme", "Sec@Acme.example")
+    with pytest.raises(Conflict):
+        fraud.add_contact("acme", "sec@acme.example")
+    with pytest.raises(NotFound):
+        fraud.remove_contact("acme", "nobody@acme.example")
+    with pytest.raises(InvalidInput):
+        fraud.set_webhook("acme", "ftp://x", "0123456789abcdef0123")
+    with pytest.raises(InvalidInput):
+        fraud.set_webhook("acme", "https://hooks.acme.example/x", "short")
+    fraud.set_webhook("acme", "https://hooks.acme.example/x", "0123456789abcdefSECRET")
+    assert fraud.webhook("acme") == "https://hooks.acme.example/x"
+    with pytest.raises(InvalidInput):
+        fraud.set_pin("acme", "1001", "12")
+    with pytest.raises(NotFound):
+        fraud.set_pin("acme", "9999", "4821")
+    fraud.set_pin("acme", "1001", "4821")
+    extension = store.load_directory().extension(acme.id, "1001")
+    assert extension is not None
+    assert extension.pin_ha1_md5 == compute_ha1(
+        username="1001", realm=pin_realm("acme.example"), password="4821", algorithm=Algorithm.MD5
+    )
+    audit = " ".join(
+        f"{e.action} {e.target} {e.detail} {e.old_value} {e.new_value}"
+        for e in store.list_audit(acme.id)
+    )
+    assert "SECRET" not in audit
+    assert "4821" not in audit
+    for action in ("pin.set", "webhook.set", "contact.add"):
+        assert action in audit

@@ -124,10 +124,14 @@ class Baseline:
         self.volume[how] += 1
         if call.cost is not None:
             self.spend[how] += float(call.cost)
-        if call.country:
-            self.countries.add(call.country)
-        if call.number:
-            key = number_range(call.number)
+        self.know(call.number, call.country)
+
+    def know(self, number: str, country: str) -> None:
+        """Learn a destination (not its volume or spend)."""
+        if country:
+            self.countries.add(country)
+        if number:
+            key = number_range(number)
             self.ranges.pop(key, None)
             self.ranges[key] = None
             if len(self.ranges) > _MAX_RANGES:

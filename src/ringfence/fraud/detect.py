@@ -31,10 +31,10 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from ipaddress import ip_network
+from ipaddress import IPv6Address, ip_address, ip_network
 from typing import Any
 
-from ringfence.fraud.baseline import Baseline, PastCall, hour_of_week, is_off_hours
+from ringfence.fraud.baseline import Baseline, hour_of_week, is_off_hours
 from ringfence.fraud.events import (
     Assessment,
     AuthFailure,
@@ -99,6 +99,7 @@ class DetectorSettings:
     wangiri_ring: float = 6.0  # seconds: an unanswered call from abroad this short is bait
     wangiri_window: float = 3 * 86400.0
     spread_extensions: int = 3
+    pin_trust: float = 3600.0  # after a right PIN, the PIN is not asked again for this long
 
 
 @dataclass(slots=True)
@@ -127,6 +128,7 @@ class _Ext:
     failures: deque[float] = field(default_factory=deque)
     networks: dict[str, None] = field(default_factory=dict)
     suspect_until: float = float("-inf")
+    pin_trusted_until: float = float("-inf")
 
 
 @dataclass(slots=True)
@@ -153,12 +155,16 @@ _MAX_NETWORKS = 32
 
 
 def _network(source: str) -> str:
-    """The network a source address belongs to: its /24 (IPv4) or /48 (IPv6)."""
+    """The network a source address belongs to: its /24 (IPv4, also when mapped into IPv6)
+    or /48 (IPv6)."""
     try:
-        prefix = 24 if ":" not in source else 48
-        return str(ip_network(f"{source}/{prefix}", strict=False))
+        address = ip_address(source.strip("[]"))
     except ValueError:
         return source
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = 24 if address.version == 4 else 48
+    return str(ip_network(f"{address}/{prefix}", strict=False))
 
 
 class Detector:
@@ -229,6 +235,14 @@ class Detector:
             return
         state = tenant.exts.setdefault(ext, _Ext())
         state.level = max(state.level, level)
+        if state.incident_at is None and level >= Response.NOTIFY:
+            state.incident_at = self._now_of(state)
+
+    @staticmethod
+    def _now_of(state: _Ext) -> float:
+        """When a held incident counts from: the extension's last event (spend since then
+        counts against the incident's cap)."""
+        return state.score_at
 
     def pin_given(self, tenant_id: int, ext: str, at: float) -> None:
         """The extension's user proved who they are: its score drops below the PIN threshold
@@ -239,6 +253,7 @@ class Detector:
         state = tenant.exts[ext]
         if state.level is Response.PIN:
             state.level = Response.NOTIFY
+        state.pin_trusted_until = at + self.settings.pin_trust
         state.score = min(self._decayed(state.score, state.score_at, at), self.settings.notify_at)
         state.score_at = at
 
@@ -318,7 +333,7 @@ class Detector:
                         detail=f"{rng} rang the tenant and hung up",
                     )
                 )
-            if rng in tenant.incident_ranges:
+            if rng in tenant.incident_ranges and at >= ext.pin_trusted_until:
                 hits.append(
                     Hit(
                         signal=Signal.RANGE_IN_INCIDENT,
@@ -422,6 +437,8 @@ class Detector:
         end_calls: tuple[str, ...] = ()
         if response is Response.CONTAIN:
             end_calls = self._international_calls(tenant, None if scope is Scope.TENANT else ext)
+        if refuse and attempt.number:
+            tenant.incident_ranges[number_range(attempt.number)] = at
         if track and not refuse:
             tenant.recent.append(at)
             ext.recent.append((at, attempt.number, attempt.international))
@@ -453,6 +470,7 @@ class Detector:
     def _escalate(self, tenant: _Tenant, ext: _Ext, name: str, at: float) -> tuple[Response, Scope]:
         """The response newly due, if any, and for whom."""
         s = self.settings
+        tenant_notice = False
         if tenant.level is not Response.CONTAIN:
             _trim_pairs(tenant.contained, at - 86400)
             contained = {e for _, e in tenant.contained}
@@ -473,8 +491,7 @@ class Detector:
                     for state in tenant.exts.values():
                         state.level = max(state.level, Response.NOTIFY)
                     return due, Scope.TENANT
-                if ext.level < Response.NOTIFY:
-                    return due, Scope.TENANT
+                tenant_notice = True
         due = Response.NONE
         if ext.score >= s.contain_at:
             due = Response.CONTAIN
@@ -482,7 +499,11 @@ class Detector:
             due = Response.PIN
         elif ext.score >= s.notify_at:
             due = Response.NOTIFY
+        if due is Response.PIN and at < ext.pin_trusted_until:
+            due = Response.NOTIFY  # the PIN was given lately: not asked again so soon
         if due <= ext.level:
+            if tenant_notice and ext.level < Response.NOTIFY:
+                return Response.NOTIFY, Scope.TENANT
             return Response.NONE, Scope.EXTENSION
         if ext.incident_at is None:
             ext.incident_at = at
@@ -515,9 +536,9 @@ class Detector:
             if ext.incident_at is not None:
                 ext.incident_spend += cost
         if ext.level is Response.NONE and tenant.level is Response.NONE:
-            tenant.baseline.add(
-                PastCall(at=call.at, number=call.number, country=call.country, cost=event.cost)
-            )
+            # Only where it called: the volume and spend per hour are learned from the records
+            # at start, over whole weeks, so that today's calls do not raise today's bar.
+            tenant.baseline.know(call.number, call.country)
 
     def inbound(self, event: InboundCall) -> None:
         """Keep the ranges that rang the tenant from abroad and hung up within a few seconds."""

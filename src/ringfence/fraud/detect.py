@@ -145,6 +145,7 @@ class _Tenant:
     scorers: deque[tuple[float, str]] = field(default_factory=deque)  # who scored, an hour
     #: Countries and ranges first called in the last day: "new" scores once, not every call.
     fresh: dict[str, float] = field(default_factory=dict)
+    velocity_flagged_at: float = float("-inf")
     exts: dict[str, _Ext] = field(default_factory=dict)
 
 
@@ -378,7 +379,12 @@ class Detector:
                     )
                 )
         expected = baseline.expected_calls(how)
-        if len(tenant.recent) + 1 > max(s.velocity_factor * expected, expected + s.velocity_margin):
+        if at - tenant.velocity_flagged_at < _HOUR:
+            pass  # velocity is a fact about the hour: it scores once, not on every call in it
+        elif len(tenant.recent) + 1 > max(
+            s.velocity_factor * expected, expected + s.velocity_margin
+        ):
+            tenant.velocity_flagged_at = at
             hits.append(
                 Hit(
                     signal=Signal.VELOCITY,
@@ -450,7 +456,9 @@ class Detector:
                 at=at,
                 price=attempt.price,
             )
-            if ext.level >= Response.NOTIFY and risky:
+            if ext.level >= Response.NOTIFY and any(h.signal in _DESTINATION for h in hits):
+                # A destination that was itself suspect, called in an open incident: other
+                # extensions calling it are suspect too. Ordinary destinations are not.
                 tenant.incident_ranges[number_range(attempt.number)] = at
         return Assessment(
             tenant_id=attempt.tenant_id,
@@ -662,6 +670,16 @@ class Detector:
 
 
 _MAX_FRESH = 1000
+_DESTINATION = frozenset(
+    {
+        Signal.NEW_COUNTRY,
+        Signal.NEW_RANGE,
+        Signal.HIGH_RISK,
+        Signal.HIGH_COST,
+        Signal.WANGIRI_CALLBACK,
+        Signal.RANGE_IN_INCIDENT,
+    }
+)
 
 
 def _first(fresh: dict[str, float], key: str, at: float) -> bool:

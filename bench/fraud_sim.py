@@ -1,5 +1,6 @@
-"""Toll-fraud detector in simulated months: false alarms on benign tenants and losses to
-injected attacks, in virtual time; one JSON object out.
+"""Toll-fraud detector simulation: benign false alarms and attack losses; one JSON object out.
+
+Benign tenants over simulated weeks and injected attacks, in virtual time.
 
 Run by hand: ``.venv/bin/python bench/fraud_sim.py [--quick] [--tenants N] [--days D]
 [--attacks K] [--seed S] [--workers W] [--json-only]``. Never a timed test. Progress lines go to
@@ -606,10 +607,16 @@ def scenario_report(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
         "calls_out_on_pin": sum(r["untracked"] for r in runs),
         "contained_by": dict(Counter(r["contained_by"] for r in runs).most_common()),
         "runs_with_signal": dict(fired.most_common()),
-        "worst": sorted(
-            ({k: r[k] for k in ("calls_out", "loss", "seconds", "contained_by")} for r in runs),
-            key=lambda r: -r["loss"],
-        )[:3],
+        "worst": [
+            {
+                "calls_out": r["calls_out"],
+                "loss": round(r["loss"], 2),
+                "seconds": None if r["seconds"] is None else round(r["seconds"], 1),
+                "contained_by": r["contained_by"],
+                "tenant_kind": r["tenant_kind"],
+            }
+            for r in sorted(runs, key=lambda r: -r["loss"])[:3]
+        ],
     }
 
 
@@ -668,7 +675,9 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=1, help="of every random choice")
     parser.add_argument("--quick", action="store_true", help="100 tenants, 7 days, 10 attacks")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes; 1: no pool"
+    )
     parser.add_argument("--chunk", type=int, default=10, help="benign tenants per job")
     parser.add_argument(
         "--watch-every", type=float, default=2.0, help="seconds between watches, attack runs"

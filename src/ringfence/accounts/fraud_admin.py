@@ -9,12 +9,9 @@ audit log, only the fact that they changed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from ringfence.accounts.model import AuditEntry, TenantId
-from ringfence.accounts.ports import AccountsStore, AccountsUnitOfWork
-from ringfence.accounts.service import find_extension, find_tenant
+from ringfence.accounts.service import AuditedService, find_extension, find_tenant
 from ringfence.errors import Conflict, InvalidInput
 from ringfence.fraud.incidents import Incident
 from ringfence.sip.digest import Algorithm, compute_ha1
@@ -51,13 +48,8 @@ def _check_url(text: str) -> str:
     return text.strip()
 
 
-class FraudService:
+class FraudService(AuditedService):
     """What an admin does about fraud: see incidents, release holds, set who hears of them."""
-
-    def __init__(self, store: AccountsStore, *, actor: str, clock: Callable[[], float]) -> None:
-        self._store = store
-        self._actor = actor
-        self._clock = clock
 
     def incidents(self, tenant: str | None = None, *, open_only: bool = False) -> list[Incident]:
         with self._store.unit_of_work() as uow:
@@ -150,28 +142,3 @@ class FraudService:
                     ),
                 )
             self._audit(uow, "pin.set" if pin else "pin.remove", owner.id, f"ext {ext}")
-
-    def _audit(
-        self,
-        uow: AccountsUnitOfWork,
-        action: str,
-        tenant_id: TenantId | None,
-        target: str,
-        *,
-        detail: str = "",
-        old: str | None = None,
-        new: str | None = None,
-    ) -> None:
-        uow.record(
-            AuditEntry(
-                id=None,
-                at=self._clock(),
-                actor=self._actor,
-                action=action,
-                tenant_id=tenant_id,
-                target=target,
-                detail=detail,
-                old_value=old,
-                new_value=new,
-            )
-        )

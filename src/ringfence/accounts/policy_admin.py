@@ -19,10 +19,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from ringfence.accounts.model import AuditEntry, Tenant, TenantId, caller_id_for
-from ringfence.accounts.ports import AccountsStore, AccountsUnitOfWork
+from ringfence.accounts.model import Tenant, caller_id_for
 from ringfence.accounts.rules import check_country, check_ext, check_timezone
-from ringfence.accounts.service import find_extension, find_tenant
+from ringfence.accounts.service import AuditedService, find_extension, find_tenant
 from ringfence.errors import Conflict, InvalidInput, NotFound
 from ringfence.fraud.limits import LIMIT_NAMES, SAFE_DEFAULTS, Limits, limits_to_json
 from ringfence.policy import (
@@ -169,13 +168,8 @@ class RatesImport:
     replaced: int
 
 
-class PolicyService:
+class PolicyService(AuditedService):
     """The admin side of the call policy. ``actor`` names who acts in the audit log."""
-
-    def __init__(self, store: AccountsStore, *, actor: str, clock: Callable[[], float]) -> None:
-        self._store = store
-        self._actor = actor
-        self._clock = clock
 
     # -- settings -------------------------------------------------------------------------
 
@@ -468,31 +462,6 @@ class PolicyService:
 
     _tenant = staticmethod(find_tenant)
     _extension = staticmethod(find_extension)
-
-    def _audit(
-        self,
-        uow: AccountsUnitOfWork,
-        action: str,
-        tenant_id: TenantId | None,
-        target: str,
-        *,
-        detail: str = "",
-        old: str | None = None,
-        new: str | None = None,
-    ) -> None:
-        uow.record(
-            AuditEntry(
-                id=None,
-                at=self._clock(),
-                actor=self._actor,
-                action=action,
-                tenant_id=tenant_id,
-                target=target,
-                detail=detail,
-                old_value=old,
-                new_value=new,
-            )
-        )
 
 
 def _parse_limit(name: str, text: str) -> int | Decimal | None:

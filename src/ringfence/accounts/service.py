@@ -97,7 +97,42 @@ def _ha1s(ext: str, domain: str, password: str) -> tuple[str, str]:
     )
 
 
-class AccountsService:
+class AuditedService:
+    """What every admin service shares: the store, who acts (``actor``, in the audit log) and
+    the clock, and one way to write an audit entry in the action's own unit of work."""
+
+    def __init__(self, store: AccountsStore, *, actor: str, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._actor = actor
+        self._clock = clock
+
+    def _audit(
+        self,
+        uow: AccountsUnitOfWork,
+        action: str,
+        tenant_id: TenantId | None,
+        target: str,
+        *,
+        detail: str = "",
+        old: str | None = None,
+        new: str | None = None,
+    ) -> None:
+        uow.record(
+            AuditEntry(
+                id=None,
+                at=self._clock(),
+                actor=self._actor,
+                action=action,
+                tenant_id=tenant_id,
+                target=target,
+                detail=detail,
+                old_value=old,
+                new_value=new,
+            )
+        )
+
+
+class AccountsService(AuditedService):
     """The admin side of accounts. ``actor`` names who acts, in the audit log (``"cli"`` for
     the command line); ``clock`` gives wall-clock seconds; ``random`` feeds passwords."""
 
@@ -109,9 +144,7 @@ class AccountsService:
         clock: Callable[[], float],
         random: RandomSource,
     ) -> None:
-        self._store = store
-        self._actor = actor
-        self._clock = clock
+        super().__init__(store, actor=actor, clock=clock)
         self._random = random
 
     # -- tenants --------------------------------------------------------------------------
@@ -370,25 +403,4 @@ class AccountsService:
         self._audit(uow, "extension.add", tenant.id, ext, detail=detail)
         return IssuedCredentials(
             tenant=tenant, extension=extension, password=secret if password is None else None
-        )
-
-    def _audit(
-        self,
-        uow: AccountsUnitOfWork,
-        action: str,
-        tenant_id: TenantId | None,
-        target: str,
-        *,
-        detail: str = "",
-    ) -> None:
-        uow.record(
-            AuditEntry(
-                id=None,
-                at=self._clock(),
-                actor=self._actor,
-                action=action,
-                tenant_id=tenant_id,
-                target=target,
-                detail=detail,
-            )
         )

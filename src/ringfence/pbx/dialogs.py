@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ringfence.errors import ParseError
 from ringfence.sip.effects import Peer
 from ringfence.sip.fields import Headers
-from ringfence.sip.headers import NameAddr, Via
+from ringfence.sip.headers import Via
 from ringfence.sip.message import Request, Response
 from ringfence.sip.uri import Uri
 
@@ -45,10 +45,6 @@ class Dialog:
     call_id: str
     caller: Leg  # the phone that called: reached as the callee would reach it
     callee: Leg  # the answering side: reached as the caller would reach it
-
-
-def _with_tag(value: NameAddr, tag: str) -> str:
-    return str(value.with_tag(tag))
 
 
 def dialog_from_answer(
@@ -90,7 +86,7 @@ def dialog_from_answer(
         peer=source,
         target=str(caller_contacts[0].uri),
         routes=tuple(toward_caller),
-        local=_with_tag(caller_to, callee_tag),
+        local=str(caller_to.with_tag(callee_tag)),
         remote=str(caller_from),
         sent=0,
     )

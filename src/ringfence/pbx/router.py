@@ -452,12 +452,7 @@ class Router:
         restart) count as well as the detector's own."""
         held = directory.hold(tenant.id, caller.ext) if international else Response.NONE
         if held is Response.CONTAIN:
-            return Refused(
-                status=StatusCode.FORBIDDEN,
-                reason="fraud_contained",
-                detail="international calls are suspended after suspected fraud",
-                tenant=tenant,
-            )
+            return _contained(tenant)
         assessment = self._assess(
             request,
             tenant=tenant,
@@ -469,12 +464,7 @@ class Router:
             allowed=True,
         )
         if assessment.refuse and not assessment.pin:
-            return Refused(
-                status=StatusCode.FORBIDDEN,
-                reason="fraud_contained",
-                detail="international calls are suspended after suspected fraud",
-                tenant=tenant,
-            )
+            return _contained(tenant)
         if international and (assessment.pin or held is Response.PIN):
             return self._pin_step(request, tenant=tenant, caller=caller, now=now)
         return None
@@ -627,6 +617,15 @@ class Router:
             started_at=now,
             country=tenant.country,
         )
+
+
+def _contained(tenant: Tenant) -> Refused:
+    return Refused(
+        status=StatusCode.FORBIDDEN,
+        reason="fraud_contained",
+        detail="international calls are suspended after suspected fraud",
+        tenant=tenant,
+    )
 
 
 _HIGH_RISK_TYPES = frozenset(

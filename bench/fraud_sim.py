@@ -222,6 +222,8 @@ class TenantSim:
                 self.later(begin - 1, self.register, ext.name, ext.second)
         for day in range(first, days):
             self.later(tenant.midnight(day - 1), self._day, day)
+        for hour in range(int((tenant.midnight(days) - begin) // world.HOUR) + 1):
+            self.later(begin + hour * world.HOUR, self._expire)
         for trips in tenant.trips.values():
             for trip in trips:
                 if trip.end < begin or trip.start > tenant.midnight(days):
@@ -271,13 +273,10 @@ class TenantSim:
             counts["pin_stepups"] += benign
             if self.pin_flow == "router":
                 # As the router does it: a digest challenge for the PIN; the user types it and
-                # the phone sends the INVITE again, which is assessed again.
+                # the phone sends the INVITE again, with the PIN.
                 self.later(self.now + self.rng.uniform(5, 15), self._with_pin, plan, key, on_end)
             else:
-                self._timed(
-                    "pin_given", self.detector.pin_given, self.tenant.tid, plan.ext, self.now
-                )
-                self._go(plan, key, on_end, tracked=False)
+                self._with_pin(plan, key, on_end)
             return True
         if self.run is not None and plan.fraud:
             self.run.pin_refused += found.pin
@@ -286,20 +285,21 @@ class TenantSim:
         return False
 
     def _with_pin(self, plan: CallPlan, key: str, on_end: Callable[[], None] | None) -> None:
+        """The INVITE that carries the right PIN: as the router does it, the PIN is checked
+        before anything is scored again, and the call is admitted (tracked, not rescored),
+        unless the extension was contained meanwhile."""
         plan.at = self.now
-        found = self._attempt(plan, key)
-        if found.refuse and not found.pin:
+        if self.contained(plan.ext):
             self.tally.counts["benign_refused_after_pin"] += self.run is None
             return
-        if found.pin:
-            self._timed("pin_given", self.detector.pin_given, self.tenant.tid, plan.ext, self.now)
-        # A call let through on its PIN was refused by the assessment: the detector does not
-        # track it (``watch`` sees its cost; ``end_calls`` never names it).
-        self._go(plan, key, on_end, tracked=not found.pin)
+        tid = self.tenant.tid
+        self._timed("pin_given", self.detector.pin_given, tid, plan.ext, self.now)
+        self._timed("admit", self.detector.admit, self._outbound(plan, key))
+        self._go(plan, key, on_end, tracked=True)
 
-    def _attempt(self, plan: CallPlan, key: str) -> Assessment:
-        tenant, run = self.tenant, self.run
-        attempt = OutboundAttempt(
+    def _outbound(self, plan: CallPlan, key: str) -> OutboundAttempt:
+        tenant = self.tenant
+        return OutboundAttempt(
             tenant_id=tenant.tid,
             ext=plan.ext,
             call_key=key,
@@ -314,6 +314,10 @@ class TenantSim:
             source=plan.source,
             allowed=plan.allowed,
         )
+
+    def _attempt(self, plan: CallPlan, key: str) -> Assessment:
+        tenant, run = self.tenant, self.run
+        attempt = self._outbound(plan, key)
         found: Assessment = self._timed("assess", self.detector.assess, attempt)
         if run is not None and plan.fraud:
             if run.first_at is None:
@@ -396,6 +400,13 @@ class TenantSim:
         if self.watched:
             self.tick_due = True
             self.later(now + self._every(), self._tick)
+
+    def _expire(self) -> None:
+        """As the service does every minute (here every hour): quiet notified incidents close."""
+        for _, who in self._timed("expire", self.detector.expire, self.now):
+            if self.open.get(who) is Response.NOTIFY:
+                self.open.pop(who)
+                self.tally.counts["closed_quiet"] += self.run is None
 
     def ring(self, plan: RingPlan, ext: str) -> None:
         del ext  # the detector keeps the caller's range for the whole tenant
@@ -576,6 +587,11 @@ def within(run: dict[str, Any]) -> bool:
     return run["calls_out"] <= TARGET_CALLS or run["loss"] <= TARGET_LOSS
 
 
+def within_both(run: dict[str, Any]) -> bool:
+    """The stricter reading of the target: at most 3 fraudulent calls *and* at most 5.00."""
+    return run["calls_out"] <= TARGET_CALLS and run["loss"] <= TARGET_LOSS
+
+
 def scenario_report(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not runs:
         return None
@@ -597,6 +613,7 @@ def scenario_report(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
             "max": round(max(seconds), 1) if seconds else None,
         },
         "within_target": round(sum(map(within, runs)) / len(runs), 3) if runs else None,
+        "within_3_calls_and_5": round(sum(map(within_both, runs)) / len(runs), 3),
         "within_target_off_hours": [sum(map(within, out_of_hours)), len(out_of_hours)],
         "within_target_office_hours": [sum(map(within, office)), len(office)],
         "within_target_by_tenant_kind": {

@@ -408,14 +408,20 @@ async def start_service(settings: Settings) -> RunningService:
             metrics.registrations.set(location.count(sources.now()))
 
     async def watch_calls() -> None:
-        # Calls in progress, every second: those about to cross a budget are ended.
+        # Calls in progress, every second: those about to cross a budget are ended. Every
+        # minute, notified incidents that stayed quiet close.
+        tick = 0
         while not stop.is_set():
             await asyncio.sleep(1.0)
+            tick += 1
             try:
                 service.police_calls()
                 now = sources.now()
                 for assessment in detector.watch(now, calls.running(now)):
                     responder.on_fraud(assessment)
+                if tick % 60 == 0:
+                    for tenant_id, ext in detector.expire(now):
+                        responder.on_quiet(tenant_id, ext)
             except Exception:
                 log.exception("call_watch_failed")
 

@@ -160,6 +160,26 @@ class FraudResponder:
 
         self._spawn(lift())
 
+    def on_quiet(self, tenant_id: int, ext: str | None) -> None:
+        """The detector closed a notified incident that stayed quiet for a day."""
+        now = self._clock()
+        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        log.info("fraud_incident_quiet", tenant_id=tenant_id, ext=ext)
+
+        async def close() -> None:
+            try:
+                await self._offload.call(
+                    self._store.close_quiet_incident,
+                    tenant_id=tenant_id,
+                    ext=ext,
+                    action=f"{stamp} closed: no further signal for a day",
+                    at=now,
+                )
+            except Exception as error:
+                log.error("fraud_close_failed", error=str(error))
+
+        self._spawn(close())
+
     def _notice(
         self, tenant: str, ext: str | None, assessment: Assessment, stamp: str
     ) -> StoredNotice:

@@ -52,10 +52,13 @@ from ringfence.fraud.events import (
 
 __all__ = ["Detector", "DetectorSettings"]
 
+_HOUR_S = 3600.0
+_ZERO = Decimal(0)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DetectorSettings:
-    notify_at: int = 40
+    notify_at: int = 45
     pin_at: int = 60
     contain_at: int = 80
     tenant_notify_at: int = 80
@@ -64,7 +67,7 @@ class DetectorSettings:
     half_life: float = 1800.0
     weights: dict[Signal, int] = field(
         default_factory=lambda: {
-            Signal.NEW_COUNTRY: 25,
+            Signal.NEW_COUNTRY: 15,
             Signal.NEW_RANGE: 10,
             Signal.HIGH_RISK: 30,
             Signal.HIGH_COST: 15,
@@ -73,11 +76,12 @@ class DetectorSettings:
             Signal.MANY_CALLEES: 20,
             Signal.TEST_CALLS: 30,
             Signal.PARALLEL_SOURCES: 50,
+            Signal.NEW_NETWORK: 20,
             Signal.NEW_NETWORK_AFTER_FAILURES: 50,
             Signal.REFUSED_ATTEMPTS: 25,
             Signal.WANGIRI_CALLBACK: 30,
             Signal.RANGE_IN_INCIDENT: 40,
-            Signal.SPEND_VELOCITY: 40,
+            Signal.SPEND_VELOCITY: 25,
             Signal.SPEND_IN_INCIDENT: 80,
             Signal.SPREAD: 40,
         }
@@ -90,15 +94,20 @@ class DetectorSettings:
     velocity_factor: float = 4.0
     velocity_margin: float = 10.0
     extension_burst: int = 8  # calls out from one extension within ten minutes
-    refused_run: int = 3  # refused international attempts within half an hour
+    refused_run: int = 3  # refused international numbers (distinct) within half an hour
     failures_burst: int = 5  # failed logins within ten minutes
     suspect_for: float = 86400.0
     incident_spend_cap: Decimal = Decimal("2")
-    spend_velocity_min: Decimal = Decimal("4")
+    spend_velocity_min: Decimal = Decimal("15")
     spend_velocity_factor: float = 5.0
     wangiri_ring: float = 6.0  # seconds: an unanswered call from abroad this short is bait
-    wangiri_window: float = 3 * 86400.0
+    wangiri_wave: int = 3  # distinct callers of one range, each short and unanswered, make a wave
+    wangiri_wave_window: float = _HOUR_S
+    wangiri_window: float = 3 * 86400.0  # a wave's range stays blocked for so long
+    incident_range_for: float = 86400.0  # a suspect range of an incident stays suspect so long
+    incident_quiet: float = 86400.0  # a notified incident with no new signal closes after this
     spread_extensions: int = 3
+    new_network_for: float = 86400.0  # a network the extension first used this lately is new
     pin_trust: float = 3600.0  # after a right PIN, the PIN is not asked again for this long
 
 
@@ -110,6 +119,9 @@ class _Call:
     source: str
     at: float
     price: Decimal | None
+    suspect: bool  # somewhere new or dear: what it costs is watched
+    cost: Decimal = _ZERO  # what it had cost when last watched
+    base: Decimal = _ZERO  # what it had cost when the extension's incident opened
 
 
 @dataclass(slots=True)
@@ -120,15 +132,18 @@ class _Ext:
     incident_at: float | None = None
     incident_spend: Decimal = Decimal(0)
     calls: dict[str, _Call] = field(default_factory=dict)  # outbound calls in progress
-    recent: deque[tuple[float, str, bool]] = field(default_factory=deque)  # hour of calls out
-    refused: deque[float] = field(default_factory=deque)
+    #: An hour of calls out: when, the number, whether it is abroad in a range never called.
+    recent: deque[tuple[float, str, bool]] = field(default_factory=deque)
+    refused: deque[tuple[float, str]] = field(default_factory=deque)
     short: deque[float] = field(default_factory=deque)
     spend: deque[tuple[float, Decimal]] = field(default_factory=deque)  # six hours of costs
     spend_flagged_at: float = float("-inf")
     failures: deque[float] = field(default_factory=deque)
-    networks: dict[str, None] = field(default_factory=dict)
+    networks: dict[str, float] = field(default_factory=dict)  # network: first seen
     suspect_until: float = float("-inf")
     pin_trusted_until: float = float("-inf")
+    signal_at: float = float("-inf")  # the last event that scored
+    behaviour_at: float = float("-inf")  # the last that scored for what it did (_CIRCUMSTANCE)
 
 
 @dataclass(slots=True)
@@ -138,7 +153,8 @@ class _Tenant:
     score_at: float = 0.0
     level: Response = Response.NONE
     recent: deque[float] = field(default_factory=deque)  # an hour of calls out
-    wangiri: dict[str, float] = field(default_factory=dict)
+    rings: dict[str, deque[tuple[float, str]]] = field(default_factory=dict)  # short, abroad
+    wangiri: dict[str, float] = field(default_factory=dict)  # ranges of a wave, when it was
     incident_ranges: dict[str, float] = field(default_factory=dict)
     new_at_night: deque[tuple[float, str]] = field(default_factory=deque)
     contained: deque[tuple[float, str]] = field(default_factory=deque)
@@ -146,10 +162,11 @@ class _Tenant:
     #: Countries and ranges first called in the last day: "new" scores once, not every call.
     fresh: dict[str, float] = field(default_factory=dict)
     velocity_flagged_at: float = float("-inf")
+    signal_at: float = float("-inf")
     exts: dict[str, _Ext] = field(default_factory=dict)
 
 
-_HOUR = 3600.0
+_HOUR = _HOUR_S
 _SPEND_WINDOW = 6 * _HOUR
 _MAX_BAIT = 2000
 _MAX_NETWORKS = 32
@@ -238,6 +255,7 @@ class Detector:
         state.level = max(state.level, level)
         if state.incident_at is None and level >= Response.NOTIFY:
             state.incident_at = self._now_of(state)
+            state.signal_at = max(state.signal_at, state.score_at)
 
     @staticmethod
     def _now_of(state: _Ext) -> float:
@@ -258,6 +276,31 @@ class Detector:
         state.score = min(self._decayed(state.score, state.score_at, at), self.settings.notify_at)
         state.score_at = at
 
+    def expire(self, now: float) -> list[tuple[int, str | None]]:
+        """Close the notified incidents that stayed quiet for ``incident_quiet`` (every minute
+        or so): the extension, or the tenant, is watched afresh, and a later alarm is a new
+        incident. Incidents that hold calls (a PIN not given yet, a containment) wait for the
+        PIN or an admin. Returns the ``(tenant, extension or None)`` closed."""
+        quiet = now - self.settings.incident_quiet
+        closed: list[tuple[int, str | None]] = []
+        for tenant_id, tenant in self._tenants.items():
+            if tenant.level is Response.NOTIFY and tenant.signal_at <= quiet:
+                tenant.level = Response.NONE
+                closed.append((tenant_id, None))
+            for name, ext in tenant.exts.items():
+                if ext.level is Response.NOTIFY and ext.signal_at <= quiet:
+                    ext.level, ext.incident_at, ext.incident_spend = Response.NONE, None, _ZERO
+                    closed.append((tenant_id, name))
+        return closed
+
+    def admit(self, attempt: OutboundAttempt) -> None:
+        """A call let out on the extension's PIN (after :meth:`pin_given`): tracked like any
+        call in progress, so that its cost counts and a containment ends it, but not scored a
+        second time (its first attempt, refused for the PIN, was)."""
+        tenant = self._tenant(attempt.tenant_id, attempt.timezone)
+        ext = tenant.exts.setdefault(attempt.ext, _Ext())
+        self._conclude(tenant, ext, attempt, [], track=True, suspect=True)
+
     # -- events -------------------------------------------------------------------------------
 
     def assess(self, attempt: OutboundAttempt) -> Assessment:
@@ -276,21 +319,44 @@ class Detector:
         how = hour_of_week(at, attempt.timezone)
         if not attempt.allowed:
             if risky:
-                ext.refused.append(at)
-                _trim(ext.refused, at - 1800)
-                if len(ext.refused) >= s.refused_run:
+                # Probing: several destinations tried, not one number dialled again and again.
+                ext.refused.append((at, attempt.number))
+                _trim_pairs(ext.refused, at - 1800)
+                tried = {n for _, n in ext.refused}
+                if len(tried) >= s.refused_run:
                     hits.append(
                         Hit(
                             signal=Signal.REFUSED_ATTEMPTS,
                             points=w[Signal.REFUSED_ATTEMPTS],
-                            detail=f"{len(ext.refused)} refused international attempts in 30 min",
+                            detail=f"{len(tried)} international numbers refused in 30 min",
                         )
                     )
             return self._conclude(tenant, ext, attempt, hits, track=False)
         rng = number_range(attempt.number)
         off, when = is_off_hours(at, attempt.timezone, attempt.home_country)
+        costly = attempt.high_risk or (
+            attempt.price is not None and attempt.price >= s.high_cost_price
+        )
+        bait = tenant.wangiri.get(rng)
+        if risky and bait is not None and at - bait <= s.wangiri_window:
+            return self._block(tenant, attempt, rng)
+        network = _network(attempt.source) if attempt.source else ""
+        if network:
+            _remember_network(ext, network, at)
+        # Somewhere new counts where it can cost: a cheap destination is not worth the fraud.
+        novel = costly or attempt.price is None
         if risky:
-            if attempt.international and not baseline.knows_country(attempt.country):
+            if network and _is_new_network(ext, network, at, s.new_network_for):
+                hits.append(
+                    Hit(
+                        signal=Signal.NEW_NETWORK,
+                        points=w[Signal.NEW_NETWORK],
+                        detail=f"from {network}, first seen lately",
+                    )
+                )
+            if not novel:
+                pass
+            elif attempt.international and not baseline.knows_country(attempt.country):
                 if _first(tenant.fresh, attempt.country, at):
                     hits.append(
                         Hit(
@@ -315,7 +381,9 @@ class Detector:
                         detail=f"{attempt.number} is a premium or high-risk number",
                     )
                 )
-            if attempt.price is not None and attempt.price >= s.high_cost_price:
+            dear = attempt.price is not None and attempt.price >= s.high_cost_price
+            if dear and (attempt.high_risk or not baseline.knows_range(attempt.number)):
+                # Dear and somewhere new: the tenant's usual dear destinations are its business.
                 hits.append(
                     Hit(
                         signal=Signal.HIGH_COST,
@@ -325,16 +393,12 @@ class Detector:
                 )
             if off and baseline.quiet(how):
                 hits.append(Hit(signal=Signal.OFF_HOURS, points=w[Signal.OFF_HOURS], detail=when))
-            bait = tenant.wangiri.get(rng)
-            if bait is not None and at - bait <= s.wangiri_window:
-                hits.append(
-                    Hit(
-                        signal=Signal.WANGIRI_CALLBACK,
-                        points=w[Signal.WANGIRI_CALLBACK],
-                        detail=f"{rng} rang the tenant and hung up",
-                    )
-                )
-            if rng in tenant.incident_ranges and at >= ext.pin_trusted_until:
+            flagged = tenant.incident_ranges.get(rng)
+            if (
+                flagged is not None
+                and at - flagged <= s.incident_range_for
+                and at >= ext.pin_trusted_until
+            ):
                 hits.append(
                     Hit(
                         signal=Signal.RANGE_IN_INCIDENT,
@@ -342,16 +406,19 @@ class Detector:
                         detail=f"{rng} was called in an open incident",
                     )
                 )
-            callees = {n for _, n, intl in ext.recent if intl}
-            callees.add(attempt.number)
-            if attempt.international and len(callees) >= s.many_callees:
-                hits.append(
-                    Hit(
-                        signal=Signal.MANY_CALLEES,
-                        points=w[Signal.MANY_CALLEES],
-                        detail=f"{len(callees)} international numbers in an hour",
+            # Many numbers abroad, in ranges the tenant never called: a busy day calling its
+            # usual contacts is not it.
+            callees = {n for _, n, novel in ext.recent if novel}
+            if attempt.international and not baseline.knows_range(attempt.number):
+                callees.add(attempt.number)
+                if len(callees) >= s.many_callees:
+                    hits.append(
+                        Hit(
+                            signal=Signal.MANY_CALLEES,
+                            points=w[Signal.MANY_CALLEES],
+                            detail=f"{len(callees)} new numbers abroad in an hour",
+                        )
                     )
-                )
             _trim(ext.short, at - s.test_window)
             if len(ext.short) >= s.test_calls:
                 hits.append(
@@ -361,8 +428,14 @@ class Detector:
                         detail=f"after {len(ext.short)} answered calls under {s.short_call:g} s",
                     )
                 )
+            # At once from two places, one of them new to the extension: a phone and a second
+            # device it has long used are not it.
             others = {c.source for c in ext.calls.values() if c.source}
-            if attempt.source and others - {attempt.source}:
+            fresh = [
+                _is_new_network(ext, _network(a), at, s.new_network_for)
+                for a in others | {attempt.source}
+            ]
+            if attempt.source and others - {attempt.source} and any(fresh):
                 hits.append(
                     Hit(
                         signal=Signal.PARALLEL_SOURCES,
@@ -415,7 +488,39 @@ class Detector:
                         detail=f"{len(spread)} extensions call new destinations at night",
                     )
                 )
-        return self._conclude(tenant, ext, attempt, hits, track=True)
+        return self._conclude(
+            tenant, ext, attempt, hits, track=True, suspect=unknown or attempt.high_risk
+        )
+
+    def _block(self, tenant: _Tenant, attempt: OutboundAttempt, rng: str) -> Assessment:
+        """A call back to a range that rang the tenant in a wangiri wave: refused, whoever
+        calls. The tenant hears of it once; the caller was fooled, not hacked, so nobody's
+        score rises."""
+        at = attempt.at
+        hit = Hit(
+            signal=Signal.WANGIRI_CALLBACK,
+            points=self.settings.weights[Signal.WANGIRI_CALLBACK],
+            detail=f"{rng} rang the tenant in a wave of one-ring calls; call-backs are refused",
+        )
+        response = Response.NONE
+        if tenant.level < Response.NOTIFY:
+            tenant.level = response = Response.NOTIFY
+        tenant.signal_at = at
+        return Assessment(
+            tenant_id=attempt.tenant_id,
+            ext=None,
+            at=at,
+            score=hit.points,
+            extension_score=round(
+                self._decayed(tenant.exts[attempt.ext].score, tenant.exts[attempt.ext].score_at, at)
+            ),
+            tenant_score=round(self._decayed(tenant.score, tenant.score_at, at)),
+            hits=(hit,),
+            response=response,
+            scope=Scope.TENANT,
+            refuse=True,
+            blocked=True,
+        )
 
     def _conclude(
         self,
@@ -425,14 +530,24 @@ class Detector:
         hits: list[Hit],
         *,
         track: bool,
+        suspect: bool = False,
     ) -> Assessment:
         at = attempt.at
         score = sum(h.points for h in hits)
         ext.score = self._decayed(ext.score, ext.score_at, at) + score
         ext.score_at = at
-        tenant.score = self._decayed(tenant.score, tenant.score_at, at) + score
+        # The tenant adds up what its extensions do, not where they call: many users calling
+        # a new, dear country is the tenant's business; several behaving oddly at once is not.
+        behaviour = any(h.signal not in _CIRCUMSTANCE for h in hits)
+        tenant.score = self._decayed(tenant.score, tenant.score_at, at) + (
+            score if behaviour else 0
+        )
         tenant.score_at = at
         if score:
+            ext.signal_at = tenant.signal_at = at
+        if behaviour:
+            ext.behaviour_at = at
+        if behaviour:
             tenant.scorers.append((at, attempt.ext))
             _trim_pairs(tenant.scorers, at - _HOUR)
         response, scope = self._escalate(tenant, ext, attempt.ext, at)
@@ -447,7 +562,8 @@ class Detector:
             tenant.incident_ranges[number_range(attempt.number)] = at
         if track and not refuse:
             tenant.recent.append(at)
-            ext.recent.append((at, attempt.number, attempt.international))
+            novel = attempt.international and not tenant.baseline.knows_range(attempt.number)
+            ext.recent.append((at, attempt.number, novel))
             ext.calls[attempt.call_key] = _Call(
                 number=attempt.number,
                 country=attempt.country,
@@ -455,6 +571,7 @@ class Detector:
                 source=attempt.source,
                 at=at,
                 price=attempt.price,
+                suspect=suspect,
             )
             if ext.level >= Response.NOTIFY and any(h.signal in _DESTINATION for h in hits):
                 # A destination that was itself suspect, called in an open incident: other
@@ -516,6 +633,8 @@ class Detector:
         if ext.incident_at is None:
             ext.incident_at = at
             ext.incident_spend = Decimal(0)
+            for call in ext.calls.values():
+                call.base = call.cost  # the incident counts what its calls cost from now on
         ext.level = due
         if due is Response.CONTAIN:
             tenant.contained.append((at, name))
@@ -538,26 +657,39 @@ class Detector:
         if event.answered and event.duration <= self.settings.short_call and call.international:
             ext.short.append(event.at)
         cost = event.cost or Decimal(0)
-        if cost > 0:
+        if cost > 0 and call.international and call.suspect:
             ext.spend.append((event.at, cost))
             _trim_pairs(ext.spend, event.at - _SPEND_WINDOW)
-            if ext.incident_at is not None:
-                ext.incident_spend += cost
+        if cost > 0 and _in_incident(ext, call):
+            ext.incident_spend += max(_ZERO, cost - call.base)
         if ext.level is Response.NONE and tenant.level is Response.NONE:
             # Only where it called: the volume and spend per hour are learned from the records
             # at start, over whole weeks, so that today's calls do not raise today's bar.
             tenant.baseline.know(call.number, call.country)
 
     def inbound(self, event: InboundCall) -> None:
-        """Keep the ranges that rang the tenant from abroad and hung up within a few seconds."""
+        """Watch for a wangiri wave: several numbers of one range abroad ring the tenant within
+        the hour and hang up within a few seconds. One missed call is just a missed call; a
+        wave's range is blocked for a few days, since calling it back is what costs."""
+        s = self.settings
         if event.answered or event.caller_country in ("", event.home_country):
             return
-        if event.rang_for > self.settings.wangiri_ring or not event.caller.startswith("+"):
+        if event.rang_for > s.wangiri_ring or not event.caller.startswith("+"):
             return
         tenant = self._tenant(event.tenant_id)
-        tenant.wangiri[number_range(event.caller)] = event.at
-        if len(tenant.wangiri) > _MAX_BAIT:
-            del tenant.wangiri[next(iter(tenant.wangiri))]
+        rng = number_range(event.caller)
+        rings = tenant.rings.get(rng)
+        if rings is None:
+            rings = tenant.rings[rng] = deque()
+            if len(tenant.rings) > _MAX_BAIT:
+                del tenant.rings[next(iter(tenant.rings))]
+        rings.append((event.at, event.caller))
+        _trim_pairs(rings, event.at - s.wangiri_wave_window)
+        if len({caller for _, caller in rings}) >= s.wangiri_wave:
+            tenant.wangiri.pop(rng, None)
+            tenant.wangiri[rng] = event.at
+            if len(tenant.wangiri) > _MAX_BAIT:
+                del tenant.wangiri[next(iter(tenant.wangiri))]
 
     def auth_failed(self, event: AuthFailure) -> None:
         if event.ext is None:
@@ -576,7 +708,9 @@ class Detector:
         network = _network(event.source)
         _trim(ext.failures, event.at - 600)
         hits: list[Hit] = []
-        if ext.networks and network not in ext.networks and len(ext.failures) >= s.failures_burst:
+        fresh = network not in ext.networks and bool(ext.networks)
+        _remember_network(ext, network, event.at)
+        if fresh and len(ext.failures) >= s.failures_burst:
             ext.suspect_until = event.at + s.suspect_for
             hits.append(
                 Hit(
@@ -585,10 +719,6 @@ class Detector:
                     detail=f"{network} after {len(ext.failures)} failed logins in 10 min",
                 )
             )
-        ext.networks.pop(network, None)
-        ext.networks[network] = None
-        if len(ext.networks) > _MAX_NETWORKS:
-            del ext.networks[next(iter(ext.networks))]
         if not hits:
             return Assessment(tenant_id=event.tenant_id, ext=event.ext, at=event.at)
         ext.failures.clear()
@@ -611,30 +741,47 @@ class Detector:
         incident that keeps spending is contained, and spend far above the tenant's usual for
         the last six hours raises an incident."""
         s = self.settings
-        by_ext: dict[tuple[int, str], Decimal] = {}
+        # Per extension: what its suspect calls cost so far, and its calls of the incident.
+        by_ext: dict[tuple[int, str], tuple[Decimal, Decimal]] = {}
         for call in running:
-            if call.international:
-                key = (call.tenant_id, call.ext)
-                by_ext[key] = by_ext.get(key, Decimal(0)) + call.cost
-        out: list[Assessment] = []
-        for (tenant_id, name), cost in by_ext.items():
-            tenant = self._tenants.get(tenant_id)
-            if tenant is None or name not in tenant.exts:
+            if not call.international:
                 continue
+            tenant = self._tenants.get(call.tenant_id)
+            ext = tenant.exts.get(call.ext) if tenant is not None else None
+            if ext is None:
+                continue
+            state = ext.calls.get(call.call_key)
+            suspect = state is None or state.suspect
+            since = _ZERO
+            if state is not None:
+                state.cost = call.cost
+                if _in_incident(ext, state):
+                    since = max(_ZERO, call.cost - state.base)
+            key = (call.tenant_id, call.ext)
+            watched, in_incident = by_ext.get(key, (_ZERO, _ZERO))
+            by_ext[key] = (watched + (call.cost if suspect else _ZERO), in_incident + since)
+        out: list[Assessment] = []
+        for (tenant_id, name), (cost, incident_cost) in by_ext.items():
+            tenant = self._tenants[tenant_id]
             ext = tenant.exts[name]
             if self.level(tenant_id, name) is Response.CONTAIN:
                 continue
             hits: list[Hit] = []
-            if ext.incident_at is not None and ext.incident_spend + cost >= s.incident_spend_cap:
+            incident_spend = ext.incident_spend + incident_cost
+            if (
+                ext.incident_at is not None
+                and ext.behaviour_at >= ext.incident_at - _HOUR
+                and incident_spend >= s.incident_spend_cap
+            ):
                 hits.append(
                     Hit(
                         signal=Signal.SPEND_IN_INCIDENT,
                         points=s.weights[Signal.SPEND_IN_INCIDENT],
-                        detail=f"{(ext.incident_spend + cost).quantize(Decimal('0.01'))} spent "
+                        detail=f"{incident_spend.quantize(Decimal('0.01'))} spent abroad "
                         "since the incident opened",
                     )
                 )
-            elif now - ext.spend_flagged_at > _SPEND_WINDOW:
+            elif cost and now - ext.spend_flagged_at > _SPEND_WINDOW:
                 _trim_pairs(ext.spend, now - _SPEND_WINDOW)
                 spent = sum((c for _, c in ext.spend), Decimal(0)) + cost
                 how = hour_of_week(now, tenant.baseline.timezone)
@@ -676,10 +823,39 @@ _DESTINATION = frozenset(
         Signal.NEW_RANGE,
         Signal.HIGH_RISK,
         Signal.HIGH_COST,
-        Signal.WANGIRI_CALLBACK,
         Signal.RANGE_IN_INCIDENT,
     }
 )
+#: Where and when a call goes, as against what the extension does (a new network, probing,
+#: test calls, parallel calls, failed logins, spending fast). Circumstances alone open an
+#: incident to tell the tenant, but only behaviour cuts calls for what they cost, and only
+#: behaviour adds to the tenant's own score.
+_CIRCUMSTANCE = _DESTINATION | {Signal.OFF_HOURS, Signal.SPEND_VELOCITY}
+
+
+def _remember_network(ext: _Ext, network: str, at: float) -> None:
+    """Keep the networks an extension registers or calls from, with when each was first seen
+    (the oldest are forgotten first)."""
+    if network in ext.networks:
+        return
+    ext.networks[network] = at
+    if len(ext.networks) > _MAX_NETWORKS:
+        del ext.networks[min(ext.networks, key=ext.networks.__getitem__)]
+
+
+def _is_new_network(ext: _Ext, network: str, at: float, within: float) -> bool:
+    """Whether the extension first appeared on this network lately, having been seen on
+    another one before it (a restart forgets networks: nothing is new until one is known)."""
+    first = ext.networks.get(network)
+    if first is None or at - first > within:
+        return False
+    return any(seen < first for seen in ext.networks.values())
+
+
+def _in_incident(ext: _Ext, call: _Call) -> bool:
+    """Whether what the call costs counts against the extension's open incident (from when
+    it opened): a call abroad to somewhere new or dear."""
+    return ext.incident_at is not None and call.international and call.suspect
 
 
 def _first(fresh: dict[str, float], key: str, at: float) -> bool:

@@ -42,6 +42,7 @@ class Signal(StrEnum):
     MANY_CALLEES = "many_callees"
     TEST_CALLS = "test_calls"
     PARALLEL_SOURCES = "parallel_sources"
+    NEW_NETWORK = "new_network"
     NEW_NETWORK_AFTER_FAILURES = "new_network_after_failures"
     REFUSED_ATTEMPTS = "refused_attempts"
     WANGIRI_CALLBACK = "wangiri_callback"
@@ -169,6 +170,8 @@ class Assessment:
     nothing new is due: an open incident is not notified twice). ``refuse`` says whether the
     call this assessment is about must not go out as it is: it is contained, or (``pin``) it
     needs the extension's PIN first.
+    ``blocked`` is set when the call is refused for its destination alone (a range that just
+    rang the tenant in a wangiri wave), whatever the extension's state.
     ``end_calls`` lists call keys to end now (international calls of a contained extension or
     tenant).
     """
@@ -184,6 +187,7 @@ class Assessment:
     scope: Scope = Scope.EXTENSION
     refuse: bool = False
     pin: bool = False
+    blocked: bool = False
     end_calls: tuple[str, ...] = ()
 
     def explain(self) -> str:

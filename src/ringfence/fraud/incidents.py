@@ -21,6 +21,7 @@ __all__ = ["Hold", "Incident", "IncidentStatus", "response_name"]
 class IncidentStatus(StrEnum):
     OPEN = "open"
     RELEASED = "released"
+    CLOSED = "closed"  # notified only, then quiet: closed by the detector
 
 
 def response_name(response: Response) -> str:

@@ -80,6 +80,10 @@ class Authenticator:
             verdict=AuthVerdict.FORBIDDEN, reason=outcome.reason, status=StatusCode.FORBIDDEN
         )
 
+    def carries_pin(self, request: Request, tenant: Tenant) -> bool:
+        """Whether the request answers a PIN challenge (credentials in the PIN realm)."""
+        return bool(_pin_credentials(request, tenant))
+
     def check_pin(
         self, request: Request, tenant: Tenant, extension: Extension, now: float
     ) -> AuthResult:
@@ -87,11 +91,7 @@ class Authenticator:
         username the extension, password its PIN. A challenge carries the PIN realm and a fresh
         one of the tenant's realm (the phone's last nonce there was single-use)."""
         realm = pin_realm(tenant.domain)
-        mine = [
-            c
-            for c in request.proxy_authorization
-            if c.is_digest and (c.param("realm") or "").lower() == realm.lower()
-        ]
+        mine = _pin_credentials(request, tenant)
         if not mine:
             return self._pin_challenge(tenant, now, stale=False, reason="pin_required")
         creds = mine[0]
@@ -165,3 +165,12 @@ class Authenticator:
         status = StatusCode.PROXY_AUTHENTICATION_REQUIRED if proxy else StatusCode.UNAUTHORIZED
         verdict = AuthVerdict.STALE if stale else AuthVerdict.CHALLENGE
         return AuthResult(verdict=verdict, reason=reason, headers=challenges, status=status)
+
+
+def _pin_credentials(request: Request, tenant: Tenant) -> list[Credentials]:
+    realm = pin_realm(tenant.domain).lower()
+    return [
+        c
+        for c in request.proxy_authorization
+        if c.is_digest and (c.param("realm") or "").lower() == realm
+    ]

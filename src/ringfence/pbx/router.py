@@ -410,25 +410,17 @@ class Router:
         now: float,
         allowed: bool,
     ) -> Assessment:
-        rate = decision.rate
-        assessment = self.detector.assess(
-            OutboundAttempt(
-                tenant_id=tenant.id,
-                ext=ext,
-                call_key=f"{request.call_id};{request.from_.tag or ''}",
-                at=now,
-                number=destination.e164,
-                country=destination.country,
-                home_country=tenant.country,
-                timezone=tenant.timezone,
-                international=destination.country not in ("", tenant.country),
-                price=rate.price if rate is not None else None,
-                high_risk=destination.number_type in _HIGH_RISK_TYPES
-                or decision.reason in _HIGH_RISK_REASONS,
-                source=source,
-                allowed=allowed,
-            )
+        attempt = _attempt(
+            request,
+            tenant=tenant,
+            ext=ext,
+            destination=destination,
+            decision=decision,
+            source=source,
+            now=now,
+            allowed=allowed,
         )
+        assessment = self.detector.assess(attempt)
         if assessment.response is not Response.NONE or assessment.end_calls:
             self.on_fraud(assessment)
         return assessment
@@ -453,6 +445,24 @@ class Router:
         held = directory.hold(tenant.id, caller.ext) if international else Response.NONE
         if held is Response.CONTAIN:
             return _contained(tenant)
+        pin_due = held is Response.PIN or self.detector.level(tenant.id, caller.ext) is Response.PIN
+        if international and pin_due and self.authenticator.carries_pin(request, tenant):
+            # The INVITE answers the PIN challenge: the PIN decides, and a call let out on it
+            # is tracked (its cost counts, a containment ends it) but not scored again.
+            refusal = self._pin_step(request, tenant=tenant, caller=caller, now=now)
+            if refusal is None:
+                attempt = _attempt(
+                    request,
+                    tenant=tenant,
+                    ext=caller.ext,
+                    destination=destination,
+                    decision=decision,
+                    source=source,
+                    now=now,
+                    allowed=True,
+                )
+                self.detector.admit(attempt)
+            return refusal
         assessment = self._assess(
             request,
             tenant=tenant,
@@ -463,6 +473,13 @@ class Router:
             now=now,
             allowed=True,
         )
+        if assessment.blocked:
+            return Refused(
+                status=StatusCode.FORBIDDEN,
+                reason="fraud_blocked_range",
+                detail="the number rang in a wave of one-ring calls; calling it back is refused",
+                tenant=tenant,
+            )
         if assessment.refuse and not assessment.pin:
             return _contained(tenant)
         if international and (assessment.pin or held is Response.PIN):
@@ -617,6 +634,37 @@ class Router:
             started_at=now,
             country=tenant.country,
         )
+
+
+def _attempt(
+    request: Request,
+    *,
+    tenant: Tenant,
+    ext: str,
+    destination: Destination,
+    decision: Decision,
+    source: str,
+    now: float,
+    allowed: bool,
+) -> OutboundAttempt:
+    """What the detector is told of an outbound attempt."""
+    rate = decision.rate
+    return OutboundAttempt(
+        tenant_id=tenant.id,
+        ext=ext,
+        call_key=f"{request.call_id};{request.from_.tag or ''}",
+        at=now,
+        number=destination.e164,
+        country=destination.country,
+        home_country=tenant.country,
+        timezone=tenant.timezone,
+        international=destination.country not in ("", tenant.country),
+        price=rate.price if rate is not None else None,
+        high_risk=destination.number_type in _HIGH_RISK_TYPES
+        or decision.reason in _HIGH_RISK_REASONS,
+        source=source,
+        allowed=allowed,
+    )
 
 
 def _contained(tenant: Tenant) -> Refused:

@@ -32,6 +32,7 @@ __all__ = [
     "Notice",
     "OutboxEntry",
     "SqlFraudRepo",
+    "close_quiet_incident",
     "finish_notification",
     "lift_pin_hold",
     "load_holds",
@@ -200,6 +201,33 @@ def lift_pin_hold(session: Session, *, tenant_id: int, ext: str, action: str, at
     if row is not None:
         row.actions = json.dumps([*json.loads(row.actions), action])
         row.updated_at = at
+
+
+def close_quiet_incident(
+    session: Session, *, tenant_id: int, ext: str | None, action: str, at: float
+) -> bool:
+    """The detector closed a notified incident that stayed quiet: the open incident of the
+    scope closes too, unless a hold (PIN or containment) is on it, which only a PIN or an
+    admin lifts. Whether one closed."""
+    scope = ext or ""
+    held = session.scalars(
+        select(FraudHoldRow.id).where(
+            FraudHoldRow.tenant_id == tenant_id, FraudHoldRow.ext == scope
+        )
+    ).first()
+    row = session.scalars(
+        select(FraudIncidentRow).where(
+            FraudIncidentRow.tenant_id == tenant_id,
+            FraudIncidentRow.ext == scope,
+            FraudIncidentRow.status == IncidentStatus.OPEN.value,
+        )
+    ).first()
+    if held is not None or row is None:
+        return False
+    row.status = IncidentStatus.CLOSED.value
+    row.actions = json.dumps([*json.loads(row.actions), action])
+    row.updated_at = at
+    return True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -256,6 +256,14 @@ class Store:
         with self._db.write() as session:
             fraud_repo.lift_pin_hold(session, tenant_id=tenant_id, ext=ext, action=action, at=at)
 
+    def close_quiet_incident(
+        self, *, tenant_id: int, ext: str | None, action: str, at: float
+    ) -> bool:
+        with self._db.write() as session:
+            return fraud_repo.close_quiet_incident(
+                session, tenant_id=tenant_id, ext=ext, action=action, at=at
+            )
+
     def pending_notifications(self, *, limit: int = 50) -> list[OutboxEntry]:
         with self._db.read() as session:
             return fraud_repo.pending_notifications(session, limit=limit)

@@ -723,14 +723,16 @@ class Phones:
         *,
         callee_domain: str | None = None,
         fill: dict[str, str] | None = None,
+        local_ip: str = LOOPBACK,
     ) -> SippResult:
         """``caller`` dials ``callee`` (an extension or a number) at ``callee_domain`` (its own
-        domain by default), authenticating with its own credentials."""
+        domain by default), authenticating with its own credentials, from ``local_ip``."""
         domain = callee_domain or caller.domain
         return self.sipp.run(
             scenario,
             transport=self.transport,
             remote=self.proxy,
+            local_ip=local_ip,
             keys={
                 "domain": caller.domain,
                 "user": caller.ext,

@@ -2,15 +2,15 @@
 a real webhook receiver on loopback.
 
 alpha (a US tenant, no call history: no baseline) may call GB, and a global rate prices GB at
-1.50 a minute. alice (1001, no PIN) calls a GB number. The detector scores her first call
-``new_country`` 25 + ``high_cost`` 15 (+ ``off_hours`` 10 outside the tenant's business hours):
-40 or 50, the notify level (40), so an incident opens and is notified, and the call goes
-through. Her second call to the same range adds ``high_cost`` 15 + ``range_in_incident`` 40
-(+ ``off_hours`` 10): 95 or more, past the containment level (80) without stopping at the PIN
-level (60), so it is refused 403 ``fraud_contained`` and never reaches the gateway. The security
-contact gets exactly one e-mail and the webhook exactly one signed POST for the incident, though
-it escalated. Domestic calls still go out while alice is contained; an admin's ``fraud release``
-lets an international call through again.
+1.50 a minute. alice (1001, no PIN) has a phone at her usual address, 127.0.0.1. An attacker
+guesses her password from another network (127.0.1.7): a burst of failed REGISTERs, then one
+that succeeds. That alone scores ``new_network_after_failures`` (50): an incident opens at the
+notify level and is notified. The attacker's first call abroad adds ``new_network`` 20,
+``new_country`` 15, ``high_cost`` 15 and, for a day, the suspicion again (50): far past the
+containment level (80), so it is refused 403 ``fraud_contained`` and never reaches the gateway.
+The security contact gets exactly one e-mail and the webhook exactly one signed POST for the
+incident, though it escalated. alice's domestic calls still go out while she is contained; an
+admin's ``fraud release`` lets her international calls through again.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from ringfence.fraud.baseline import is_off_hours
 from ringfence.notify import SIGNATURE_HEADER, verify
 
 pytestmark = pytest.mark.slow
@@ -52,7 +51,9 @@ SENDER = "pbx@ringfence.test"
 SECRET = "0123456789abcdef0123"
 REASON = "fraud_contained"
 
-NOTIFY_AT, PIN_AT, CONTAIN_AT = 40, 60, 80
+NOTIFY_AT, PIN_AT, CONTAIN_AT = 45, 60, 80
+ATTACKER_IP = "127.0.1.7"  # loopback, on another /24 than the phones' 127.0.0.1
+FAILED_LOGINS = 5
 
 
 # -- the receivers -------------------------------------------------------------------------------
@@ -193,11 +194,19 @@ def answered(phones: Any, world: Any, dialled: str) -> Any:
     return caller
 
 
-def refused(phones: Any, world: Any, dialled: str, status: str) -> Any:
-    """alice calls ``dialled`` and is refused ``status``; the listening gateway gets nothing."""
+def refused(phones: Any, world: Any, dialled: str, status: str, local_ip: str) -> Any:
+    """alice's credentials call ``dialled`` from ``local_ip`` and are refused ``status``; the
+    listening gateway gets nothing."""
     call_id = phones.new_call_id()
     listening = phones.gateway_answering(presented=world.alice_number, dialled=dialled)
-    result = phones.call(world.alice, dialled, call_id, "uac_refused.xml", fill={"status": status})
+    result = phones.call(
+        world.alice,
+        dialled,
+        call_id,
+        "uac_refused.xml",
+        fill={"status": status},
+        local_ip=local_ip,
+    )
     listening.terminate()
     assert listening.result.received("INVITE ") == [], (
         f"a refused call reached the trunk gateway\n{result.describe()}\n\n"
@@ -206,12 +215,20 @@ def refused(phones: Any, world: Any, dialled: str, status: str) -> Any:
     return result
 
 
-def outcome(phones: Any, world: Any, dialled: str) -> tuple[str, Any]:
-    """alice calls ``dialled`` with the gateway listening: ``("answered", run)`` or the refusal
-    ``(reason, run)`` read from the Warning header of the final response."""
+def outcome(phones: Any, world: Any, dialled: str, local_ip: str) -> tuple[str, Any]:
+    """alice's credentials call ``dialled`` from ``local_ip`` with the gateway listening: the
+    refusal ``(reason, run)`` read from the Warning header of the final response, or
+    ``("other", run)``."""
     call_id = phones.new_call_id()
     listening = phones.gateway_answering(presented=world.alice_number, dialled=dialled)
-    result = phones.call(world.alice, dialled, call_id, "uac_refused.xml", fill={"status": "403"})
+    result = phones.call(
+        world.alice,
+        dialled,
+        call_id,
+        "uac_refused.xml",
+        fill={"status": "403"},
+        local_ip=local_ip,
+    )
     if result.returncode == 0:
         listening.terminate()
         assert listening.result.received("INVITE ") == [], listening.result.describe()
@@ -221,6 +238,28 @@ def outcome(phones: Any, world: Any, dialled: str) -> tuple[str, Any]:
         return match.group(1), result
     listening.terminate()
     return "other", result
+
+
+def register(
+    service: Any, sipp: Any, transport: str, phone: Any, source: str, *, right: bool
+) -> Any:
+    """A REGISTER of ``phone`` from ``source``: with its password (200) or a wrong one (403)."""
+    scenario = "register.xml" if right else "register_refused.xml"
+    result = sipp.run(
+        scenario,
+        transport=transport,
+        remote=(service.host, service.sip_port),
+        local_ip=source,
+        keys={
+            "domain": phone.domain,
+            "user": phone.ext,
+            "contact": f"sip:{phone.ext}@{source}:45071;transport={transport}",
+            "expires": "300",
+        },
+        fill={} if right else {"status": "403"},
+        auth=(phone.ext, phone.password + ("" if right else "x"), phone.domain),
+    )
+    return result.assert_ok()
 
 
 def fraud_lines(service: Any) -> list[str]:
@@ -233,6 +272,8 @@ def fraud_lines(service: Any) -> list[str]:
 def test_fraud_is_contained_notified_once_and_released(
     service: Any,
     phones: Any,
+    sipp: Any,
+    transport: str,
     world: Any,
     mailbox: tuple[Mailbox, int],
     hook: Hook,
@@ -248,32 +289,32 @@ def test_fraud_is_contained_notified_once_and_released(
     admin(service, "contact", "add", TENANT, "--email", CONTACT)
     admin(service, "webhook", "set", TENANT, f"http://127.0.0.1:{hook.port}/hook",
           "--secret", SECRET)  # fmt: skip
+    home = "127.0.0.1"
 
-    # The first international call: new country, expensive (maybe at night): notify, not more.
-    off, _ = is_off_hours(time.time(), TENANT_TIMEZONE, TENANT_COUNTRY)
-    first_score = 25 + 15 + (10 if off else 0)
-    assert NOTIFY_AT <= first_score < PIN_AT
-    first = answered(phones, world, ABROAD)
-    assert first.received("SIP/2.0 200"), first.describe()
+    # alice's phone at her usual address; then her password guessed from another network.
+    register(service, sipp, transport, world.alice, home, right=True)
+    for _ in range(FAILED_LOGINS):
+        register(service, sipp, transport, world.alice, ATTACKER_IP, right=False)
+    register(service, sipp, transport, world.alice, ATTACKER_IP, right=True)
     wait_for("no notify response logged", lambda: fraud_lines(service), 5.0, service)
     wait_for("no e-mail", lambda: inbox.messages, NOTICE_TIMEOUT, service)
     wait_for("no webhook POST", lambda: hook.posts, NOTICE_TIMEOUT, service)
 
-    # The second: the same range in an open incident: straight to containment (no PIN step).
-    second_score = 15 + 40 + (10 if off else 0)
-    assert first_score + second_score >= CONTAIN_AT
-    reason, second = outcome(phones, world, ABROAD)
-    assert reason == REASON, f"second international call: {reason}\n{second.describe()}"
+    # The attacker's first call abroad: straight to containment (no PIN step).
+    assert CONTAIN_AT <= 50 + 20 + 15 + 15 + 50
+    reason, second = outcome(phones, world, ABROAD, ATTACKER_IP)
+    assert reason == REASON, f"first call from the new network: {reason}\n{second.describe()}"
     contained_at = time.monotonic()
     responses = [re.search(r"response=(\w+)", line) for line in fraud_lines(service)]
     assert [m.group(1) for m in responses if m] == ["notify", "contain"], service.log_text()
 
-    # A third international call is still refused, by the hold, and reaches no gateway.
-    third = refused(phones, world, ABROAD, "403")
-    assert third.returncode == 0, third.describe()
-    warning = header(third.received("SIP/2.0 403")[0], "Warning")
-    assert warning is not None, third.describe()
-    assert f'"{REASON}' in warning, third.describe()
+    # Another international call, from anywhere, is refused by the hold and reaches no gateway.
+    for source in (ATTACKER_IP, home):
+        again = refused(phones, world, ABROAD, "403", source)
+        assert again.returncode == 0, again.describe()
+        warning = header(again.received("SIP/2.0 403")[0], "Warning")
+        assert warning is not None, again.describe()
+        assert f'"{REASON}' in warning, again.describe()
 
     # The incident: one, open, for alice, contained, its signals in the summary and actions.
     incidents = service.cli_json("fraud", "incidents", TENANT)
@@ -284,11 +325,11 @@ def test_fraud_is_contained_notified_once_and_released(
         "open",
         "contain",
     ), incident
-    assert "range_in_incident" in incident["summary"], incident
+    assert "new_network" in incident["summary"], incident
     assert "high_cost" in incident["summary"], incident
     assert incident["score"] >= CONTAIN_AT, incident
     actions = " ".join(incident["actions"])
-    assert "new_country" in actions, incident
+    assert "failed logins" in actions, incident
     assert "notify" in actions, incident
 
     # Domestic calls still go out while alice is contained.
@@ -321,9 +362,10 @@ def test_fraud_is_contained_notified_once_and_released(
         "notify",
     ), payload
     signals = {s["signal"] for s in payload["signals"]}
-    assert {"new_country", "high_cost"} <= signals, payload
+    assert signals == {"new_network_after_failures"}, payload
 
-    # An admin's release lets an international call through again, within a second or so.
+    # An admin's release lets alice's international call through again, within a second or
+    # so (from her usual address: a new country at a high price alone does not notify).
     start = len(service.log_text())
     released = service.cli_json("fraud", "release", TENANT, "--ext", world.alice.ext)
     assert [(i["id"], i["status"]) for i in released] == [(incident["id"], "released")], released

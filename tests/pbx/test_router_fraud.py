@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 from tests.pbx.test_router import (
     DIRECTORY,
+    NOW,
     PASSWORD,
     PHONE,
     A,
@@ -19,7 +20,7 @@ from tests.pbx.test_router import (
 )
 
 from ringfence.accounts import Directory, pin_realm
-from ringfence.fraud import Assessment, Hold, Response
+from ringfence.fraud import Assessment, Hold, InboundCall, OutboundAttempt, Registered, Response
 from ringfence.pbx.router import Refused, Routed, Router
 from ringfence.sip.digest import Algorithm, build_credentials, compute_ha1, parse_challenge
 
@@ -125,23 +126,98 @@ def test_a_pin_hold_on_an_extension_without_a_pin_refuses_international_calls(
     assert (int(outcome.status), outcome.reason) == (403, "pin_required")
 
 
-def test_the_detector_contains_a_burst_and_tells_the_service(router: Router) -> None:  # noqa: F811
+ATTACKER = replace(PHONE, host="203.0.113.5")
+
+
+def known_phone(service: Router) -> None:
+    """1001 has a PIN, and its phone has registered from its usual network for days."""
+    directory = held(Response.NONE)
+    service.directory = lambda: directory
+    service.detector.registered(
+        Registered(tenant_id=A, ext="1001", source=PHONE.host, at=NOW - 2e5)
+    )
+
+
+def test_the_detector_escalates_calls_from_a_new_network_and_tells_the_service(
+    router: Router,  # noqa: F811
+) -> None:
+    known_phone(router)
     seen: list[Assessment] = []
     router.on_fraud = seen.append
     outcomes = []
-    # Expensive, never-called numbers in a row, each from a new address: calls at once from
-    # several addresses, then a range already in the open incident.
-    for n in range(4):
-        source = replace(PHONE, host=f"203.0.113.{n + 1}")
-        routed = router.route(
-            authenticated(router, "1001", "a.example", f"+44207946002{n}@a.example"), source
-        )
-        outcomes.append(routed)
-        if isinstance(routed, Routed) and routed.call is not None:
-            router.calls.start(replace(routed.call, call_id=f"burst{n}"))
-    refused = [o for o in outcomes if isinstance(o, Refused)]
-    assert refused, "the burst was never stopped"
-    assert refused[0].reason in ("fraud_contained", "pin_required")
-    assert seen
-    assert seen[0].response >= Response.NOTIFY
+    # Calls abroad to a country never called, one after another from a network the
+    # extension was never on: notified on the second, the PIN asked for on the third.
+    for n in range(3):
+        target = f"+44207946002{n}@a.example"
+        challenge = router.route(invite("1001", "a.example", target), ATTACKER)
+        assert isinstance(challenge, Refused)
+        outcomes.append(router.route(authenticated(router, "1001", "a.example", target), ATTACKER))
+    assert [type(o).__name__ for o in outcomes] == ["Routed", "Routed", "Refused"]
+    refused = outcomes[2]
+    assert isinstance(refused, Refused)
+    assert (int(refused.status), refused.reason) == (407, "pin_required")
+    assert [a.response for a in seen] == [Response.NOTIFY, Response.PIN]
     assert all(a.tenant_id == A for a in seen)
+    assert "new_network" in seen[0].explain()
+
+
+def test_the_invite_with_the_right_pin_goes_out_unscored_and_is_tracked(
+    router: Router,  # noqa: F811
+) -> None:
+    known_phone(router)
+    seen: list[Assessment] = []
+    router.on_fraud = seen.append
+    for n in range(3):
+        last = router.route(
+            authenticated(router, "1001", "a.example", f"+44207946002{n}@a.example"), ATTACKER
+        )
+    assert isinstance(last, Refused)
+    assert last.reason == "pin_required"
+    escalations = len(seen)
+    answered = invite("1001", "a.example", GB, auth=pin_answer(last, "1001", PIN, GB))
+    assert isinstance(router.route(answered, ATTACKER), Routed)
+    assert len(seen) == escalations  # the INVITE with the PIN was not scored again
+    # Probing refused destinations contains the extension: the call let out on the PIN is
+    # among the calls its containment ends.
+    found = [
+        router.detector.assess(
+            OutboundAttempt(
+                tenant_id=A,
+                ext="1001",
+                call_key=f"probe{n}",
+                at=NOW + n,
+                number=f"+37120000{n:03d}",
+                country="LV",
+                home_country="US",
+                timezone="UTC",
+                international=True,
+                allowed=False,
+            )
+        )
+        for n in range(6)
+    ]
+    contained = [a for a in found if a.response is Response.CONTAIN]
+    assert contained
+    assert f"{answered.call_id};f1" in contained[0].end_calls
+
+
+def test_calling_back_a_wangiri_wave_is_refused(router: Router) -> None:  # noqa: F811
+    for n in range(3):
+        router.detector.inbound(
+            InboundCall(
+                tenant_id=A,
+                caller=f"+44207946{n:04d}",
+                caller_country="GB",
+                home_country="US",
+                at=NOW - 600 + n,
+                answered=False,
+                rang_for=2.0,
+            )
+        )
+    outcome = router.route(authenticated(router, "1001", "a.example", GB), PHONE)
+    assert isinstance(outcome, Refused)
+    assert (int(outcome.status), outcome.reason) == (403, "fraud_blocked_range")
+    elsewhere = router.route(
+        authenticated(router, "1001", "a.example", "+442087654321@a.example"), PHONE
+    )
+    assert isinstance(elsewhere, Routed)

@@ -136,6 +136,29 @@ def test_a_correct_pin_lifts_a_pin_hold_but_not_a_containment(
     assert directory.hold(acme.id, "1002") is Response.CONTAIN
 
 
+def test_a_quiet_notified_incident_closes_but_a_held_one_waits(
+    store: Store,  # noqa: F811
+    fraud: FraudService,
+    acme: Tenant,
+) -> None:
+    respond(store, acme, Response.NOTIFY, ext="1001")
+    respond(store, acme, Response.CONTAIN, ext="1002")
+    closed = [
+        store.close_quiet_incident(tenant_id=acme.id, ext=ext, action="quiet", at=NOW + 86400)
+        for ext in ("1001", "1002")
+    ]
+    assert closed == [True, False]
+    by_ext = {i.ext: i for i in fraud.incidents("acme")}
+    assert by_ext["1001"].status.value == "released"
+    assert by_ext["1001"].released_by == "ringfence (quiet for a day)"
+    assert by_ext["1001"].actions[-1] == "quiet"
+    assert by_ext["1002"].status.value == "open"
+    assert store.load_directory().hold(acme.id, "1002") is Response.CONTAIN
+    # A later alarm opens a new incident, and is notified again.
+    _, opened = respond(store, acme, Response.NOTIFY, ext="1001", at=NOW + 90000)
+    assert opened
+
+
 def test_no_notice_is_queued_without_a_contact_or_webhook(
     store: Store,  # noqa: F811
     acme: Tenant,

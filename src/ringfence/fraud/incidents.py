@@ -21,7 +21,6 @@ __all__ = ["Hold", "Incident", "IncidentStatus", "response_name"]
 class IncidentStatus(StrEnum):
     OPEN = "open"
     RELEASED = "released"
-    CLOSED = "closed"  # notified only, then quiet: closed by the detector
 
 
 def response_name(response: Response) -> str:

@@ -203,12 +203,16 @@ def lift_pin_hold(session: Session, *, tenant_id: int, ext: str, action: str, at
         row.updated_at = at
 
 
+#: Who released an incident that closed because it stayed quiet.
+QUIET = "ringfence (quiet for a day)"
+
+
 def close_quiet_incident(
     session: Session, *, tenant_id: int, ext: str | None, action: str, at: float
 ) -> bool:
     """The detector closed a notified incident that stayed quiet: the open incident of the
     scope closes too, unless a hold (PIN or containment) is on it, which only a PIN or an
-    admin lifts. Whether one closed."""
+    admin lifts. It reads as released by ringfence itself. Whether one closed."""
     scope = ext or ""
     held = session.scalars(
         select(FraudHoldRow.id).where(
@@ -224,7 +228,8 @@ def close_quiet_incident(
     ).first()
     if held is not None or row is None:
         return False
-    row.status = IncidentStatus.CLOSED.value
+    row.status = IncidentStatus.RELEASED.value
+    row.released_at, row.released_by = at, QUIET
     row.actions = json.dumps([*json.loads(row.actions), action])
     row.updated_at = at
     return True

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import gc
 import logging
+import os
 import secrets
 import signal
 import socket
@@ -45,7 +46,7 @@ from ringfence.sip.proxy import ProxyIdentity
 from ringfence.sip.registrar import RegistrarSettings
 from ringfence.sip.transaction import TransactionLayer
 from ringfence.sip.uri import SipUri, canonical_host
-from ringfence.store import BindingsWrite, CallRecord, Store, StoredBinding
+from ringfence.store import USAGE_STALE, BindingsWrite, CallRecord, Store, StoredBinding
 from ringfence.transport.network import Listen, Network
 
 __all__ = [
@@ -268,6 +269,12 @@ async def start_service(settings: Settings) -> RunningService:
     calls = CallTracker(detector=detector)
     history = store.outbound_records_since(sources.now() - 32 * 86400)
     seeded = seed_usage(calls.ledger, directory_box[0], history)
+    shared = store.load_spend(since=sources.now() - 32 * 86400)
+    if shared:
+        # The store's counters hold every node's spend; the records seeded the call rates. (A
+        # store without counters yet, just upgraded, gets the records' spend at the first sync.)
+        calls.ledger.reset_spend(shared)
+    node = f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
     learned = seed_baselines(detector, directory_box[0], history, now=sources.now())
     holds_box = [_hold_detector(detector, directory_box[0], None)]
 
@@ -425,7 +432,33 @@ async def start_service(settings: Settings) -> RunningService:
             except Exception:
                 log.exception("call_watch_failed")
 
+    async def share_usage() -> None:
+        # Every second: this node's new spend is added to the store's counters, its live calls
+        # and call starts replace its last report, and the other nodes' come back.
+        since = sources.now() - 32 * 86400
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            now = sources.now()
+            pending = calls.ledger.take_pending()
+            try:
+                totals, others = await persistence.call(
+                    store.sync_usage,
+                    node=node,
+                    spend=pending,
+                    report=calls.usage_report(now),
+                    now=now,
+                    since=since,
+                )
+            except Exception as error:
+                calls.ledger.give_back(pending)
+                log.warning("usage_sync_failed", error=str(error))
+                continue
+            calls.ledger.absorb(totals)
+            calls.ledger.set_others(others)
+            since = now - USAGE_STALE
+
     loops = {
+        loop.create_task(share_usage()),
         loop.create_task(reload_directory()),
         loop.create_task(prune()),
         loop.create_task(watch_calls()),

@@ -384,6 +384,29 @@ def test_a_third_international_call_at_once_is_refused_until_one_ends(router: Ro
     assert isinstance(again, Routed)
 
 
+def test_calls_on_another_node_count_toward_the_limits(router: Router) -> None:
+    """Another node reports one of 1001's international calls and four of its starts this
+    minute: one more international call is allowed here, then the per-minute cap holds."""
+    router.calls.ledger.set_others({f"intl-ext|{A}|1001": 1, f"intl-minute|{A}|1001": 4})
+    first = router.route(
+        authenticated(router, "1001", "a.example", "+442079460011@a.example"), PHONE
+    )
+    assert isinstance(first, Routed)
+    assert first.call is not None
+    router.calls.start(replace(first.call, call_id="n1"))
+    second = router.route(
+        authenticated(router, "1001", "a.example", "+442079460012@a.example"), PHONE
+    )
+    assert isinstance(second, Refused)
+    assert (int(second.status), second.reason) == (403, "concurrent_calls")
+    router.calls.ledger.set_others({f"intl-minute|{A}|1001": 4})
+    third = router.route(
+        authenticated(router, "1001", "a.example", "+442079460013@a.example"), PHONE
+    )
+    assert isinstance(third, Refused)
+    assert (int(third.status), third.reason) == (403, "call_rate")
+
+
 def test_international_calls_a_minute_are_capped_per_extension(router: Router) -> None:
     for n in range(5):  # the default: 5 international calls a minute
         routed = router.route(

@@ -41,6 +41,7 @@ from ringfence.fraud.throttles import (
     budget_breaches,
     check_usage,
     periods,
+    usage_key,
 )
 
 __all__ = [
@@ -78,4 +79,5 @@ __all__ = [
     "limits_to_json",
     "number_range",
     "periods",
+    "usage_key",
 ]

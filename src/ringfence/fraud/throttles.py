@@ -12,7 +12,11 @@ tenant, before any anomaly score has an opinion:
   table's currency; calls in progress count with what they have cost so far.
 
 :func:`check_usage` decides one new outbound call; :class:`UsageLedger` keeps the starts and the
-spend the decisions are made from (in memory, rebuilt from the call records after a restart).
+spend the decisions are made from. Several nodes share them through the store: each node adds
+what its calls cost to counters there (an atomic increment, so no node's spend is lost to
+another's) and reports its live calls and call starts; the ledger's view is the store's totals
+plus what this node has not written yet, and its own live calls plus the other nodes'. The
+counters persist, so budgets hold across a restart.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = [
     "budget_breaches",
     "check_usage",
     "periods",
+    "usage_key",
 ]
 
 
@@ -180,11 +185,15 @@ class UsageLedger:
     """Outbound call starts per extension (for the call rates) and spend per period (for the
     budgets), of every tenant. Pure state: every method takes ``now``."""
 
-    __slots__ = ("_spend", "_starts")
+    __slots__ = ("_others", "_pending", "_spend", "_starts")
 
     def __init__(self) -> None:
         self._starts: dict[tuple[int, str], _Starts] = {}
         self._spend: dict[tuple[int, str, str], Decimal] = {}
+        #: Spend not yet added to the store's counters, by (tenant, extension or "", period).
+        self._pending: dict[tuple[int, str, str], Decimal] = {}
+        #: The other nodes' live calls and call starts (see :func:`usage_key`).
+        self._others: dict[str, int] = {}
 
     def started(self, tenant_id: int, ext: str, *, international: bool, at: float) -> None:
         starts = self._starts.setdefault((tenant_id, ext), _Starts())
@@ -200,13 +209,68 @@ class UsageLedger:
             for who in ("", ext):
                 key = (tenant_id, who, period)
                 self._spend[key] = self._spend.get(key, Decimal(0)) + amount
+                self._pending[key] = self._pending.get(key, Decimal(0)) + amount
 
-    def rates(self, tenant_id: int, ext: str, now: float) -> tuple[int, int, int]:
+    # -- sharing through the store ------------------------------------------------------------
+
+    def take_pending(self) -> dict[tuple[int, str, str], Decimal]:
+        """The spend to add to the store's counters now; it is no longer pending (give it back
+        with :meth:`give_back` if the store could not take it)."""
+        pending, self._pending = self._pending, {}
+        return pending
+
+    def reset_spend(self, totals: dict[tuple[int, str, str], Decimal]) -> None:
+        """Start from the store's counters (at start, when it has them): nothing is pending."""
+        self._spend, self._pending = dict(totals), {}
+
+    def give_back(self, pending: dict[tuple[int, str, str], Decimal]) -> None:
+        for key, amount in pending.items():
+            self._pending[key] = self._pending.get(key, Decimal(0)) + amount
+
+    def absorb(self, totals: dict[tuple[int, str, str], Decimal]) -> None:
+        """The store's counters (every node's spend, this node's written part included): the
+        view is each total plus what this node spent since it was taken."""
+        for key, total in totals.items():
+            self._spend[key] = total + self._pending.get(key, Decimal(0))
+
+    def others(self, key: str) -> int:
+        """The other nodes' count for a :func:`usage_key`."""
+        return self._others.get(key, 0)
+
+    def set_others(self, counts: dict[str, int]) -> None:
+        self._others = counts
+
+    def report(self, live: dict[str, int], now: float) -> dict[str, int]:
+        """What this node tells the others: its live calls (``live``, by usage key) and, per
+        extension, its call starts of the last minute and hour and its international starts
+        of the last minute."""
+        out = {key: count for key, count in live.items() if count}
+        for (tenant_id, ext), _ in list(self._starts.items()):
+            minute, hour, intl = self.rates(tenant_id, ext, now, own=True)
+            if not hour:
+                del self._starts[(tenant_id, ext)]
+                continue
+            for kind, count in (("minute", minute), ("hour", hour), ("intl-minute", intl)):
+                if count:
+                    out[usage_key(kind, tenant_id, ext)] = count
+        return out
+
+    def rates(
+        self, tenant_id: int, ext: str, now: float, *, own: bool = False
+    ) -> tuple[int, int, int]:
         """Calls started in the last minute, the last hour, and international ones in the last
-        minute."""
+        minute: on every node, or (``own``) on this one."""
+        if own:
+            extra = (0, 0, 0)
+        else:
+            extra = (
+                self._others.get(usage_key("minute", tenant_id, ext), 0),
+                self._others.get(usage_key("hour", tenant_id, ext), 0),
+                self._others.get(usage_key("intl-minute", tenant_id, ext), 0),
+            )
         starts = self._starts.get((tenant_id, ext))
         if starts is None:
-            return 0, 0, 0
+            return extra
         while starts.all and starts.all[0] <= now - 3600:
             starts.all.popleft()
         while starts.intl and starts.intl[0] <= now - 60:
@@ -216,7 +280,7 @@ class UsageLedger:
             if at <= now - 60:
                 break
             minute += 1
-        return minute, len(starts.all), len(starts.intl)
+        return minute + extra[0], len(starts.all) + extra[1], len(starts.intl) + extra[2]
 
     def spend(self, tenant_id: int, ext: str, periods: tuple[str, str]) -> tuple[Decimal, ...]:
         """Spent today and this month by the tenant, then by the extension."""
@@ -237,6 +301,11 @@ class UsageLedger:
             del self._spend[key]
         for key in [k for k in self._spend if len(k[2]) == 7 and k[2] < month]:
             del self._spend[key]
+
+
+def usage_key(kind: str, *parts: object) -> str:
+    """How a count is named between nodes: ``ext|3|1001``, ``trunk|2``, ``minute|3|1001``."""
+    return "|".join((kind, *map(str, parts)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

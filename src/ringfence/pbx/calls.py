@@ -25,6 +25,7 @@ from ringfence.fraud import (
     RunningCall,
     UsageLedger,
     periods,
+    usage_key,
 )
 from ringfence.policy import normalise
 from ringfence.store import CallRecord
@@ -87,9 +88,15 @@ class CallTracker:
         self.detector = detector
 
     def outbound(self, *key: object) -> int:
-        """Outbound calls in progress: ``("ext", tenant, ext)``, ``("tenant", tenant)``,
-        ``("trunk", trunk_id)``, ``("intl-ext", tenant, ext)`` or ``("intl-tenant", tenant)``."""
-        return self._outbound[key]
+        """Outbound calls in progress, on this node and the others: ``("ext", tenant, ext)``,
+        ``("tenant", tenant)``, ``("trunk", trunk_id)``, ``("intl-ext", tenant, ext)`` or
+        ``("intl-tenant", tenant)``."""
+        return self._outbound[key] + self.ledger.others(usage_key(*map(str, key)))
+
+    def usage_report(self, now: float) -> dict[str, int]:
+        """This node's live outbound calls and call starts, for the other nodes."""
+        live = {usage_key(*map(str, key)): n for key, n in self._outbound.items() if n}
+        return self.ledger.report(live, now)
 
     def running_cost(self, tenant_id: TenantId, ext: str, now: float) -> tuple[Decimal, Decimal]:
         """What the tenant's answered outbound calls in progress have cost so far, and the

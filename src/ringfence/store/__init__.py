@@ -10,9 +10,11 @@ call records (``add_call_record``, ``list_call_records``). Database errors come 
 from ringfence.store.fraud_repo import Notice, OutboxEntry
 from ringfence.store.records import CALL_DIRECTIONS, BindingsWrite, CallRecord, StoredBinding
 from ringfence.store.store import Migration, Store
+from ringfence.store.usage_repo import STALE as USAGE_STALE
 
 __all__ = [
     "CALL_DIRECTIONS",
+    "USAGE_STALE",
     "BindingsWrite",
     "CallRecord",
     "Migration",

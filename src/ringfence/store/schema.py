@@ -43,6 +43,8 @@ __all__ = [
     "TenantRow",
     "TrunkRow",
     "UsageLimitsRow",
+    "UsageNodeRow",
+    "UsageSpendRow",
     "WebhookRow",
 ]
 
@@ -369,3 +371,32 @@ class MetaRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UsageSpendRow(Base):
+    """What a tenant (``ext`` empty) or an extension spent in a period (a day ``2026-11-24`` or
+    a month ``2026-11``, on the tenant's clock), in millionths of the rate table's currency.
+    Every node adds its calls' cost with one atomic increment."""
+
+    __tablename__ = "usage_spend"
+    __table_args__ = (Index("ix_usage_spend_updated_at", "updated_at"),)
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    ext: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    micros: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+class UsageNodeRow(Base):
+    """A node's live outbound calls and recent call starts, by usage key (``ext|3|1001``,
+    ``trunk|2``, ``minute|3|1001``), rewritten by the node every second."""
+
+    __tablename__ = "usage_nodes"
+
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    at: Mapped[float] = mapped_column(Double)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 
@@ -16,12 +17,13 @@ from ringfence.accounts.directory import Directory
 from ringfence.accounts.model import AuditEntry, TenantId
 from ringfence.errors import Conflict, InvalidInput, NotFound, SchemaMismatch
 from ringfence.fraud.events import Response
-from ringfence.store import activity, fraud_repo
+from ringfence.store import activity, fraud_repo, usage_repo
 from ringfence.store.accounts_repo import SqlAccountsUnitOfWork, load_directory, read_revision
 from ringfence.store.database import Database
 from ringfence.store.fraud_repo import Notice, OutboxEntry
 from ringfence.store.migrate import current_revision, head_revision, upgrade
 from ringfence.store.records import CALL_DIRECTIONS, BindingsWrite, CallRecord, StoredBinding
+from ringfence.store.usage_repo import SpendKey
 
 __all__ = ["Migration", "Store"]
 
@@ -255,6 +257,27 @@ class Store:
     def lift_pin_hold(self, *, tenant_id: int, ext: str, action: str, at: float) -> None:
         with self._db.write() as session:
             fraud_repo.lift_pin_hold(session, tenant_id=tenant_id, ext=ext, action=action, at=at)
+
+    # -- usage shared by the nodes -------------------------------------------------------------
+
+    def load_spend(self, *, since: float) -> dict[SpendKey, Decimal]:
+        with self._db.read() as session:
+            return usage_repo.load_spend(session, since=since)
+
+    def sync_usage(
+        self,
+        *,
+        node: str,
+        spend: dict[SpendKey, Decimal],
+        report: dict[str, int],
+        now: float,
+        since: float,
+    ) -> tuple[dict[SpendKey, Decimal], dict[str, int]]:
+        """See :func:`ringfence.store.usage_repo.sync_usage`: one write transaction."""
+        with self._db.write() as session:
+            return usage_repo.sync_usage(
+                session, node=node, spend=spend, report=report, now=now, since=since
+            )
 
     def close_quiet_incident(
         self, *, tenant_id: int, ext: str | None, action: str, at: float

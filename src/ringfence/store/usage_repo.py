@@ -1,0 +1,88 @@
+"""Usage shared by every node: spend counters and each node's live calls and call starts.
+
+A node adds what its calls cost with one ``INSERT … ON CONFLICT DO UPDATE SET micros = micros +
+…`` per counter, so two nodes adding at once both count, on SQLite and PostgreSQL alike; the
+counters are kept in millionths so that the database adds integers. Each node rewrites its own
+live counts every second; the others read those younger than :data:`STALE` seconds, so a node
+that died stops counting within a few seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ringfence.store.schema import UsageNodeRow, UsageSpendRow
+
+__all__ = ["STALE", "SpendKey", "load_spend", "sync_usage"]
+
+SpendKey = tuple[int, str, str]  # tenant, extension ("" for the tenant), period
+
+#: A node's live counts older than this (seconds) are a dead node's: not counted.
+STALE = 5.0
+_MICROS = Decimal(1_000_000)
+
+
+def _micros(amount: Decimal) -> int:
+    return int((amount * _MICROS).to_integral_value())
+
+
+def _spend(rows: Iterable[UsageSpendRow]) -> dict[SpendKey, Decimal]:
+    return {(r.tenant_id, r.ext, r.period): Decimal(r.micros) / _MICROS for r in rows}
+
+
+def load_spend(session: Session, *, since: float) -> dict[SpendKey, Decimal]:
+    """Every counter written since ``since`` (at start: the last month or so)."""
+    return _spend(session.scalars(select(UsageSpendRow).where(UsageSpendRow.updated_at >= since)))
+
+
+def sync_usage(
+    session: Session,
+    *,
+    node: str,
+    spend: dict[SpendKey, Decimal],
+    report: dict[str, int],
+    now: float,
+    since: float,
+) -> tuple[dict[SpendKey, Decimal], dict[str, int]]:
+    """Add this node's new spend to the counters, replace its live counts, and return the
+    counters written since ``since`` (by any node) and the other nodes' live counts, summed."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # In key order: two nodes lock the same rows in the same order, so they never deadlock.
+    for (tenant_id, ext, period), amount in sorted(spend.items()):
+        statement = insert(UsageSpendRow).values(
+            tenant_id=tenant_id, ext=ext, period=period, micros=_micros(amount), updated_at=now
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["tenant_id", "ext", "period"],
+                set_={
+                    "micros": UsageSpendRow.micros + statement.excluded.micros,
+                    "updated_at": now,
+                },
+            )
+        )
+    session.execute(
+        delete(UsageNodeRow).where(
+            or_(UsageNodeRow.node == node, UsageNodeRow.at < now - 60 * STALE)
+        )
+    )
+    session.add_all(
+        UsageNodeRow(node=node, key=key, count=count, at=now) for key, count in report.items()
+    )
+    session.flush()
+    totals = _spend(session.scalars(select(UsageSpendRow).where(UsageSpendRow.updated_at >= since)))
+    others = {
+        key: int(count)
+        for key, count in session.execute(
+            select(UsageNodeRow.key, func.sum(UsageNodeRow.count))
+            .where(UsageNodeRow.node != node, UsageNodeRow.at >= now - STALE)
+            .group_by(UsageNodeRow.key)
+        )
+    }
+    return totals, others

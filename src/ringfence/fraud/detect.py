@@ -8,7 +8,7 @@ which decay with a half-life of half an hour. The running score picks the graded
 ======================  ===========================================================
 extension score         response
 ======================  ===========================================================
-``notify_at`` (40)      open an incident and notify the tenant's contacts, once
+``notify_at`` (45)      open an incident and notify the tenant's contacts, once
 ``pin_at`` (60)         the next international call needs the extension's PIN
 ``contain_at`` (80)     suspend international calling, end international calls
 ======================  ===========================================================
@@ -143,6 +143,7 @@ class _Ext:
     suspect_until: float = float("-inf")
     pin_trusted_until: float = float("-inf")
     signal_at: float = float("-inf")  # the last event that scored
+    new_network_at: float = float("-inf")  # when a new network last scored
     behaviour_at: float = float("-inf")  # the last that scored for what it did (_CIRCUMSTANCE)
 
 
@@ -256,6 +257,7 @@ class Detector:
         if state.incident_at is None and level >= Response.NOTIFY:
             state.incident_at = self._now_of(state)
             state.signal_at = max(state.signal_at, state.score_at)
+            state.behaviour_at = max(state.behaviour_at, state.incident_at)  # cautious: capped
 
     @staticmethod
     def _now_of(state: _Ext) -> float:
@@ -287,6 +289,8 @@ class Detector:
             if tenant.level is Response.NOTIFY and tenant.signal_at <= quiet:
                 tenant.level = Response.NONE
                 closed.append((tenant_id, None))
+            if tenant.level is Response.CONTAIN:
+                continue  # its extensions are held with it
             for name, ext in tenant.exts.items():
                 if ext.level is Response.NOTIFY and ext.signal_at <= quiet:
                     ext.level, ext.incident_at, ext.incident_spend = Response.NONE, None, _ZERO
@@ -299,7 +303,7 @@ class Detector:
         second time (its first attempt, refused for the PIN, was)."""
         tenant = self._tenant(attempt.tenant_id, attempt.timezone)
         ext = tenant.exts.setdefault(attempt.ext, _Ext())
-        self._conclude(tenant, ext, attempt, [], track=True, suspect=True)
+        self._conclude(tenant, ext, attempt, [], track=True, suspect=_suspect(tenant, attempt))
 
     # -- events -------------------------------------------------------------------------------
 
@@ -346,7 +350,15 @@ class Detector:
         # Somewhere new counts where it can cost: a cheap destination is not worth the fraud.
         novel = costly or attempt.price is None
         if risky:
-            if network and _is_new_network(ext, network, at, s.new_network_for):
+            # From a network new to the extension: once an hour, and on every call somewhere
+            # the tenant never called (a traveller calling the usual contacts is not it).
+            elsewhere = not baseline.knows_range(attempt.number)
+            if (
+                network
+                and (elsewhere or at - ext.new_network_at >= _HOUR)
+                and _is_new_network(ext, network, at, s.new_network_for)
+            ):
+                ext.new_network_at = at
                 hits.append(
                     Hit(
                         signal=Signal.NEW_NETWORK,
@@ -489,7 +501,7 @@ class Detector:
                     )
                 )
         return self._conclude(
-            tenant, ext, attempt, hits, track=True, suspect=unknown or attempt.high_risk
+            tenant, ext, attempt, hits, track=True, suspect=_suspect(tenant, attempt)
         )
 
     def _block(self, tenant: _Tenant, attempt: OutboundAttempt, rng: str) -> Assessment:
@@ -558,7 +570,8 @@ class Detector:
         end_calls: tuple[str, ...] = ()
         if response is Response.CONTAIN:
             end_calls = self._international_calls(tenant, None if scope is Scope.TENANT else ext)
-        if refuse and attempt.number:
+        if refuse and attempt.number and any(h.signal in _DESTINATION for h in hits):
+            # A suspect destination tried by a held extension stays suspect for the others.
             tenant.incident_ranges[number_range(attempt.number)] = at
         if track and not refuse:
             tenant.recent.append(at)
@@ -662,7 +675,7 @@ class Detector:
             _trim_pairs(ext.spend, event.at - _SPEND_WINDOW)
         if cost > 0 and _in_incident(ext, call):
             ext.incident_spend += max(_ZERO, cost - call.base)
-        if ext.level is Response.NONE and tenant.level is Response.NONE:
+        if ext.level is Response.NONE and tenant.level is not Response.CONTAIN:
             # Only where it called: the volume and spend per hour are learned from the records
             # at start, over whole weeks, so that today's calls do not raise today's bar.
             tenant.baseline.know(call.number, call.country)
@@ -850,6 +863,13 @@ def _is_new_network(ext: _Ext, network: str, at: float, within: float) -> bool:
     if first is None or at - first > within:
         return False
     return any(seen < first for seen in ext.networks.values())
+
+
+def _suspect(tenant: _Tenant, attempt: OutboundAttempt) -> bool:
+    """Whether what a call costs is watched: somewhere the tenant never called, or high-risk."""
+    baseline = tenant.baseline
+    unknown_country = attempt.international and not baseline.knows_country(attempt.country)
+    return attempt.high_risk or unknown_country or not baseline.knows_range(attempt.number)
 
 
 def _in_incident(ext: _Ext, call: _Call) -> bool:

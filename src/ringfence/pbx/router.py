@@ -291,14 +291,16 @@ class Router:
                 # An attempt the policy refused still tells the detector something: an
                 # attacker probes for the destinations that are open.
                 self._assess(
-                    request,
-                    tenant=tenant,
-                    ext=caller.ext,
-                    destination=destination,
-                    decision=decision,
-                    source=source,
-                    now=now,
-                    allowed=False,
+                    _attempt(
+                        request,
+                        tenant=tenant,
+                        ext=caller.ext,
+                        destination=destination,
+                        decision=decision,
+                        source=source,
+                        now=now,
+                        allowed=False,
+                    )
                 )
             return Refused(
                 status=_status(decision.status),
@@ -398,28 +400,7 @@ class Router:
             alert=decision.alert,
         )
 
-    def _assess(
-        self,
-        request: Request,
-        *,
-        tenant: Tenant,
-        ext: str,
-        destination: Destination,
-        decision: Decision,
-        source: str,
-        now: float,
-        allowed: bool,
-    ) -> Assessment:
-        attempt = _attempt(
-            request,
-            tenant=tenant,
-            ext=ext,
-            destination=destination,
-            decision=decision,
-            source=source,
-            now=now,
-            allowed=allowed,
-        )
+    def _assess(self, attempt: OutboundAttempt) -> Assessment:
         assessment = self.detector.assess(attempt)
         if assessment.response is not Response.NONE or assessment.end_calls:
             self.on_fraud(assessment)
@@ -445,25 +426,7 @@ class Router:
         held = directory.hold(tenant.id, caller.ext) if international else Response.NONE
         if held is Response.CONTAIN:
             return _contained(tenant)
-        pin_due = held is Response.PIN or self.detector.level(tenant.id, caller.ext) is Response.PIN
-        if international and pin_due and self.authenticator.carries_pin(request, tenant):
-            # The INVITE answers the PIN challenge: the PIN decides, and a call let out on it
-            # is tracked (its cost counts, a containment ends it) but not scored again.
-            refusal = self._pin_step(request, tenant=tenant, caller=caller, now=now)
-            if refusal is None:
-                attempt = _attempt(
-                    request,
-                    tenant=tenant,
-                    ext=caller.ext,
-                    destination=destination,
-                    decision=decision,
-                    source=source,
-                    now=now,
-                    allowed=True,
-                )
-                self.detector.admit(attempt)
-            return refusal
-        assessment = self._assess(
+        attempt = _attempt(
             request,
             tenant=tenant,
             ext=caller.ext,
@@ -473,6 +436,15 @@ class Router:
             now=now,
             allowed=True,
         )
+        pin_due = held is Response.PIN or self.detector.level(tenant.id, caller.ext) is Response.PIN
+        if international and pin_due and self.authenticator.carries_pin(request, tenant):
+            # The INVITE answers the PIN challenge: the PIN decides, and a call let out on it
+            # is tracked (its cost counts, a containment ends it) but not scored again.
+            refusal = self._pin_step(request, tenant=tenant, caller=caller, now=now)
+            if refusal is None:
+                self.detector.admit(attempt)
+            return refusal
+        assessment = self._assess(attempt)
         if assessment.blocked:
             return Refused(
                 status=StatusCode.FORBIDDEN,

@@ -690,6 +690,7 @@ class Attack:
         self.rng, self.tenant, self.eng = rng, tenant, engine
         self.exts: set[str] = set()
         self.source = ip(rng)
+        self.sources: dict[str, str] = {}  # extensions called from elsewhere than ``source``
         self.stop = math.inf
         self.attempts = 0
         self.ranges: list[Target] = []
@@ -734,7 +735,7 @@ class Attack:
             country=country,
             international=True,
             price=round(price, 4),
-            source=self.source,
+            source=self.sources.get(ext, self.source),
             answered=True,
             ring=self.rng.uniform(2, 6),
             talk=talk,
@@ -954,8 +955,10 @@ class NewNetwork(_Channels):
 
 
 class SpreadThin(Attack):
-    """Many extensions (credentials leaked together) make one or two calls each at night to
-    new expensive destinations: no one extension looks busy."""
+    """Many extensions (credentials leaked together) make one or two calls each to new
+    expensive destinations: no one extension looks busy. Mostly at night from the attacker's
+    own network; in two runs of five in office hours, by a script on the tenant's own network
+    (a compromised machine in the office), firing every line within twenty minutes."""
 
     name = "spread_thin"
     min_exts = 10
@@ -963,12 +966,20 @@ class SpreadThin(Attack):
     def launch(self, day: int) -> None:
         rng = self.rng
         exts = rng.sample(self.tenant.exts, min(rng.randint(8, 20), len(self.tenant.exts)))
-        start = self.tenant.midnight(day) + rng.uniform(0.5, 3.0) * HOUR
+        inside = rng.random() < 0.4
+        while inside and (FIRST_DAY + timedelta(days=day)).weekday() >= 5:
+            day += 1
+        hours = (9.5, 16.0) if inside else (0.5, 3.0)
+        start = self.tenant.midnight(day) + rng.uniform(*hours) * HOUR
+        spell = 1200.0 if inside else 3 * HOUR
         self.stop = start
         for ext in exts:
             self.exts.add(ext.name)
-            self.at(start, lambda e=ext.name: self.eng.register(e, self.source))
-            at = start + rng.uniform(60, 3 * HOUR)
+            if inside:
+                self.sources[ext.name] = self.tenant.source(ext, start)
+            else:
+                self.at(start, lambda e=ext.name: self.eng.register(e, self.source))
+            at = start + rng.uniform(60, spell)
             for _ in range(rng.randint(1, 2)):
                 self.expensive_ranges(1, rng.random() < 0.3, 0.3, 1.5)
                 target, talk = self.ranges[-1], rng.uniform(600, 3600)

@@ -732,6 +732,112 @@ def test_new_destinations_from_several_extensions_at_night_are_spread(
     assert (Signal.SPREAD in signals(results[-1])) is expected
 
 
+@pytest.mark.parametrize(
+    ("numbers", "spacing", "expected"),
+    [
+        ([NG, SN], 600.0, True),  # two new dear countries from two phones within 30 min
+        ([NG, NG_OTHER_RANGE], 600.0, False),  # one new country: the tenant's new market
+        ([NG, SN], 2400.0, False),  # 40 minutes apart
+    ],
+)
+def test_new_dear_destinations_from_several_extensions_by_day_are_spread(
+    numbers: list[str], spacing: float, expected: bool
+) -> None:
+    d = detector()
+    results = [
+        d.assess(call(OFFICE + i * spacing, n, ext=f"100{i + 1}", price="0.80"))
+        for i, n in enumerate(numbers)
+    ]
+    assert Signal.SPREAD not in signals(results[0])
+    assert (Signal.SPREAD in signals(results[-1])) is expected
+    if expected:
+        # The second phone needs its PIN (an attacker with leaked passwords has none), and the
+        # spread is the tenant's incident.
+        assert (results[-1].response, results[-1].refuse) == (Response.PIN, True)
+        assert d.level(T) is Response.NONE  # notified, nothing held for the whole tenant
+
+
+def test_a_premium_number_counts_toward_a_spread_even_in_one_country() -> None:
+    d = detector()
+    d.assess(call(OFFICE, NG, ext="1001", price="0.80"))
+    second = d.assess(call(OFFICE + 300, NG_OTHER_RANGE, ext="1002", price="0.80", high_risk=True))
+    assert Signal.SPREAD in signals(second)
+
+
+def test_cheap_new_destinations_by_day_are_no_spread() -> None:
+    d = detector()
+    results = [
+        d.assess(call(OFFICE + i * 60, n, ext=f"100{i + 1}", price="0.05"))
+        for i, n in enumerate([NG, SN, FR])
+    ]
+    assert all(Signal.SPREAD not in signals(r) for r in results)
+
+
+def _spread_under_way(d: Detector) -> tuple[OutboundAttempt, OutboundAttempt]:
+    """Phone 1001 calls Nigeria, then 1002 Senegal: a spread. 1002's call is refused for the
+    PIN; 1001's runs on."""
+    first = call(OFFICE, NG, ext="1001", price="0.80")
+    d.assess(first)
+    second = call(OFFICE + 300, SN, ext="1002", price="0.80")
+    assert d.assess(second).pin
+    return first, second
+
+
+def test_the_calls_of_a_spread_are_ended_at_the_spread_cap_and_the_pin_asked() -> None:
+    d = detector()
+    first, _ = _spread_under_way(d)
+    below = d.watch(OFFICE + 320, running((first, "1.99")))
+    assert below == []
+    found = d.watch(OFFICE + 330, running((first, "2.00")))
+    assert [(a.ext, a.response, a.end_calls) for a in found] == [
+        ("1001", Response.PIN, (first.call_key,))
+    ]
+    assert Signal.SPREAD in signals(found[0])
+    # Its next call abroad needs the PIN; a domestic call does not.
+    assert d.assess(call(OFFICE + 400, GB, ext="1001")).pin
+    assert not d.assess(call(OFFICE + 410, US, ext="1001")).refuse
+    # The ended call is not ended twice.
+    assert d.watch(OFFICE + 331, running((first, "2.01"))) == []
+
+
+def test_an_extension_that_gave_its_pin_keeps_its_call_in_a_spread() -> None:
+    d = detector()
+    first, second = _spread_under_way(d)
+    d.pin_given(T, "1002", OFFICE + 310)
+    again = replace(second, call_key="again", at=OFFICE + 311)
+    d.admit(again)
+    found = d.watch(OFFICE + 400, running((first, "1.50"), (again, "1.00")))
+    assert [(a.ext, a.end_calls) for a in found] == [("1001", (first.call_key,))]
+
+
+def test_what_ended_calls_of_a_spread_cost_counts_toward_its_cap() -> None:
+    d = detector()
+    first, _ = _spread_under_way(d)
+    end(d, first, after=200, cost="1.50")
+    third = call(OFFICE + 600, US, ext="1003")
+    d.assess(third)  # domestic: not one of the spread's calls
+    # A suspect call abroad while the spread is on is one of its calls (an hour on, it does
+    # not make a spread of its own, and goes out).
+    later = call(OFFICE + HOUR, FR, ext="1004", price="0.30")
+    assert not d.assess(later).refuse
+    found = d.watch(OFFICE + HOUR + 60, running((third, "3.00"), (later, "0.50")))
+    assert [(a.ext, a.end_calls) for a in found] == [("1004", (later.call_key,))]
+
+
+def test_a_spread_lapses_an_hour_after_it_was_last_seen() -> None:
+    d = detector()
+    first, _ = _spread_under_way(d)
+    assert d.watch(OFFICE + 300 + HOUR + 60, running((first, "5.00"))) == []
+    assert d.watch(OFFICE + 300 + HOUR + 61, running((first, "5.01"))) == []
+
+
+def test_releasing_the_tenant_ends_the_spread() -> None:
+    d = detector()
+    first, _ = _spread_under_way(d)
+    d.release(T)
+    assert d.watch(OFFICE + 400, running((first, "5.00"))) == []
+
+
 # -- graded responses ---------------------------------------------------------------------------
 
 

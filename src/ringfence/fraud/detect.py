@@ -107,6 +107,11 @@ class DetectorSettings:
     incident_range_for: float = 86400.0  # a suspect range of an incident stays suspect so long
     incident_quiet: float = 86400.0  # a notified incident with no new signal closes after this
     spread_extensions: int = 3
+    #: By day, a spread is new dear destinations (distinct numbers) called from so many
+    #: extensions within this window; at night, any new destination within the hour.
+    spread_day_window: float = 1800.0
+    spread_day_extensions: int = 2
+    spread_spend_cap: Decimal = Decimal("2")  # what a spread's calls may cost before containment
     new_network_for: float = 86400.0  # a network the extension first used this lately is new
     pin_trust: float = 3600.0  # after a right PIN, the PIN is not asked again for this long
 
@@ -120,6 +125,7 @@ class _Call:
     at: float
     price: Decimal | None
     suspect: bool  # somewhere new or dear: what it costs is watched
+    spread: bool = False  # one of the calls of a spread over the tenant's extensions
     cost: Decimal = _ZERO  # what it had cost when last watched
     base: Decimal = _ZERO  # what it had cost when the extension's incident opened
 
@@ -158,6 +164,11 @@ class _Tenant:
     wangiri: dict[str, float] = field(default_factory=dict)  # ranges of a wave, when it was
     incident_ranges: dict[str, float] = field(default_factory=dict)
     new_at_night: deque[tuple[float, str]] = field(default_factory=deque)
+    #: Calls to new dear destinations at any hour, for the spread: when, extension, number,
+    #: and its country (or "!" for a high-risk number).
+    new_dear: deque[tuple[float, str, str, str]] = field(default_factory=deque)
+    spread_at: float = float("-inf")  # when a spread was last seen
+    spread_spend: Decimal = _ZERO  # what the spread's ended calls cost
     contained: deque[tuple[float, str]] = field(default_factory=deque)
     scorers: deque[tuple[float, str]] = field(default_factory=deque)  # who scored, an hour
     #: Countries and ranges first called in the last day: "new" scores once, not every call.
@@ -235,6 +246,7 @@ class Detector:
             tenant.level, tenant.score = Response.NONE, 0.0
             tenant.contained.clear()
             tenant.new_at_night.clear()
+            self._end_spread(tenant)
             targets = list(tenant.exts.values())
         for state in targets:
             state.level, state.score, state.incident_at = Response.NONE, 0.0, None
@@ -288,6 +300,7 @@ class Detector:
         for tenant_id, tenant in self._tenants.items():
             if tenant.level is Response.NOTIFY and tenant.signal_at <= quiet:
                 tenant.level = Response.NONE
+                self._end_spread(tenant)
                 closed.append((tenant_id, None))
             if tenant.level is Response.CONTAIN:
                 continue  # its extensions are held with it
@@ -488,21 +501,59 @@ class Detector:
         unknown = (
             attempt.international and not baseline.knows_country(attempt.country)
         ) or not baseline.knows_range(attempt.number)
-        if risky and off and unknown:
-            tenant.new_at_night.append((at, attempt.ext))
-            _trim_pairs(tenant.new_at_night, at - _HOUR)
-            spread = {e for _, e in tenant.new_at_night}
-            if len(spread) >= s.spread_extensions:
-                hits.append(
-                    Hit(
-                        signal=Signal.SPREAD,
-                        points=w[Signal.SPREAD],
-                        detail=f"{len(spread)} extensions call new destinations at night",
-                    )
-                )
+        if risky and unknown:
+            spread = self._spread(tenant, attempt, off=off, novel=novel)
+            if spread:
+                hits.append(Hit(signal=Signal.SPREAD, points=w[Signal.SPREAD], detail=spread))
         return self._conclude(
             tenant, ext, attempt, hits, track=True, suspect=_suspect(tenant, attempt)
         )
+
+    def _spread(self, tenant: _Tenant, attempt: OutboundAttempt, *, off: bool, novel: bool) -> str:
+        """Whether a call somewhere new makes a spread: leaked credentials of several
+        extensions, each making a call or two so that none looks busy. At night, new
+        destinations from several extensions within the hour; by day, when the tenant's
+        users call new places all the time, new *dear* destinations (distinct numbers: not
+        colleagues calling one new customer) from several extensions within half an hour.
+        Returns what it saw, or "" when it is not one."""
+        s = self.settings
+        at = attempt.at
+        if off:
+            tenant.new_at_night.append((at, attempt.ext))
+        _trim_pairs(tenant.new_at_night, at - _HOUR)
+        if novel:
+            where = "!" if attempt.high_risk else attempt.country
+            tenant.new_dear.append((at, attempt.ext, attempt.number, where))
+        _trim_pairs(tenant.new_dear, at - s.spread_day_window)
+        if off and len({e for _, e in tenant.new_at_night}) >= s.spread_extensions:
+            many = len({e for _, e in tenant.new_at_night})
+            seen = f"{many} extensions call new destinations at night"
+        elif not novel:
+            return ""
+        else:
+            exts = {e for _, e, _, _ in tenant.new_dear}
+            numbers = {n for _, _, n, _ in tenant.new_dear}
+            places = {c for _, _, _, c in tenant.new_dear}
+            # One new country called by many: the tenant's new market, not a spread. Several,
+            # or premium numbers, are.
+            few = min(len(exts), len(numbers)) < s.spread_day_extensions
+            if few or places == {attempt.country}:
+                return ""
+            seen = (
+                f"{len(exts)} extensions call new dear destinations "
+                f"within {s.spread_day_window / 60:g} min"
+            )
+        if not self._spreading(tenant, at):
+            # A new spread. Its calls so far are its calls: what they cost counts from their
+            # start.
+            tenant.spread_spend = _ZERO
+            since = at - (_HOUR if off else s.spread_day_window)
+            for state in tenant.exts.values():
+                for call in state.calls.values():
+                    if call.international and call.suspect and call.at >= since:
+                        call.spread = True
+        tenant.spread_at = at
+        return seen
 
     def _block(self, tenant: _Tenant, attempt: OutboundAttempt, rng: str) -> Assessment:
         """A call back to a range that rang the tenant in a wangiri wave: refused, whoever
@@ -585,6 +636,7 @@ class Detector:
                 at=at,
                 price=attempt.price,
                 suspect=suspect,
+                spread=suspect and attempt.international and self._spreading(tenant, at),
             )
             if ext.level >= Response.NOTIFY and any(h.signal in _DESTINATION for h in hits):
                 # A destination that was itself suspect, called in an open incident: other
@@ -621,8 +673,8 @@ class Detector:
                 >= s.contained_extensions_for_tenant
             ):
                 due = Response.CONTAIN
-            elif several and tenant.score >= s.tenant_notify_at:
-                due = Response.NOTIFY
+            elif (several and tenant.score >= s.tenant_notify_at) or tenant.spread_at == at:
+                due = Response.NOTIFY  # a spread is the tenant's incident from its first sight
             if due > tenant.level:
                 tenant.level = due
                 if due is Response.CONTAIN:
@@ -653,6 +705,65 @@ class Detector:
             tenant.contained.append((at, name))
         return due, Scope.EXTENSION
 
+    def _stop_spread(
+        self, tenant_id: int, tenant: _Tenant, now: float, spent: Decimal
+    ) -> list[Assessment]:
+        """A spread's calls cost the cap: each extension with a call of it still running ends
+        that call and needs the PIN for its next one. A user who gives the PIN goes on (a
+        colleague calling the same new market is not held up for long); an attacker with
+        leaked passwords gets no further."""
+        out: list[Assessment] = []
+        for name, ext in tenant.exts.items():
+            keys = tuple(k for k, c in ext.calls.items() if c.spread)
+            if not keys or now < ext.pin_trusted_until or ext.level is Response.CONTAIN:
+                continue
+            for key in keys:  # ended now: what they cost so far is the spread's already
+                call = ext.calls[key]
+                call.spread = False
+                tenant.spread_spend += call.cost
+            hit = Hit(
+                signal=Signal.SPREAD,
+                points=0,
+                detail=f"{spent.quantize(Decimal('0.01'))} spent on the calls of a spread over "
+                "extensions; its calls are ended and the PIN asked",
+            )
+            response = Response.PIN if ext.level < Response.PIN else Response.NONE
+            ext.level = max(ext.level, Response.PIN)
+            pin_at = float(self.settings.pin_at)
+            ext.score = max(self._decayed(ext.score, ext.score_at, now), pin_at)
+            ext.score_at = ext.signal_at = tenant.signal_at = now
+            if ext.incident_at is None:
+                ext.incident_at, ext.incident_spend = now, _ZERO
+            out.append(
+                Assessment(
+                    tenant_id=tenant_id,
+                    ext=name,
+                    at=now,
+                    score=0,
+                    extension_score=round(ext.score),
+                    tenant_score=round(tenant.score),
+                    hits=(hit,),
+                    response=response,
+                    scope=Scope.EXTENSION,
+                    end_calls=keys,
+                )
+            )
+        return out
+
+    @staticmethod
+    def _end_spread(tenant: _Tenant) -> None:
+        """Forget the tenant's spread (released, or quiet): its calls cost as any others."""
+        tenant.new_dear.clear()
+        tenant.spread_at, tenant.spread_spend = float("-inf"), _ZERO
+        for state in tenant.exts.values():
+            for call in state.calls.values():
+                call.spread = False
+
+    def _spreading(self, tenant: _Tenant, at: float) -> bool:
+        """Whether the tenant has a spread on (seen within the hour): its suspect calls
+        abroad count against the spread's spend cap."""
+        return at - tenant.spread_at <= _HOUR
+
     def _international_calls(self, tenant: _Tenant, ext: _Ext | None) -> tuple[str, ...]:
         states = [ext] if ext is not None else list(tenant.exts.values())
         return tuple(key for state in states for key, c in state.calls.items() if c.international)
@@ -675,6 +786,8 @@ class Detector:
             _trim_pairs(ext.spend, event.at - _SPEND_WINDOW)
         if cost > 0 and _in_incident(ext, call):
             ext.incident_spend += max(_ZERO, cost - call.base)
+        if cost > 0 and call.spread:
+            tenant.spread_spend += cost
         if ext.level is Response.NONE and tenant.level is not Response.CONTAIN:
             # Only where it called: the volume and spend per hour are learned from the records
             # at start, over whole weeks, so that today's calls do not raise today's bar.
@@ -756,6 +869,7 @@ class Detector:
         s = self.settings
         # Per extension: what its suspect calls cost so far, and its calls of the incident.
         by_ext: dict[tuple[int, str], tuple[Decimal, Decimal]] = {}
+        spreads: dict[int, Decimal] = {}  # per tenant: what its spread's calls cost so far
         for call in running:
             if not call.international:
                 continue
@@ -770,10 +884,19 @@ class Detector:
                 state.cost = call.cost
                 if _in_incident(ext, state):
                     since = max(_ZERO, call.cost - state.base)
+                if state.spread:
+                    spreads[call.tenant_id] = spreads.get(call.tenant_id, _ZERO) + call.cost
             key = (call.tenant_id, call.ext)
             watched, in_incident = by_ext.get(key, (_ZERO, _ZERO))
             by_ext[key] = (watched + (call.cost if suspect else _ZERO), in_incident + since)
         out: list[Assessment] = []
+        for tenant_id, cost in spreads.items():
+            tenant = self._tenants[tenant_id]
+            spent = tenant.spread_spend + cost
+            if not self._spreading(tenant, now):
+                self._end_spread(tenant)  # it lapsed below the cap: its calls go on
+            elif tenant.level is not Response.CONTAIN and spent >= s.spread_spend_cap:
+                out.extend(self._stop_spread(tenant_id, tenant, now, spent))
         for (tenant_id, name), (cost, incident_cost) in by_ext.items():
             tenant = self._tenants[tenant_id]
             ext = tenant.exts[name]

@@ -28,7 +28,7 @@ from typing import Any
 import structlog
 from prometheus_client import start_http_server
 
-from ringfence.accounts import Directory, Tenant, TenantId
+from ringfence.accounts import Directory, Tenant, TenantId, unknown_password_ha1s
 from ringfence.app_fraud import FraudResponder, seed_baselines
 from ringfence.config import Settings
 from ringfence.fraud import Detector, Response, UsageLedger, periods
@@ -357,6 +357,8 @@ async def start_service(settings: Settings) -> RunningService:
         spawn=spawn,
         smtp=(settings.smtp.host, settings.smtp.port) if settings.smtp is not None else None,
         smtp_from=settings.smtp_from,
+        new_ha1s=unknown_password_ha1s,
+        forget_bindings=lambda tenant, ext: location.forget_tenant_extension(TenantId(tenant), ext),
     )
     router.on_fraud = responder.on_fraud
     router.on_pin = responder.on_pin
@@ -386,10 +388,14 @@ async def start_service(settings: Settings) -> RunningService:
                 revision = await persistence.call(store.revision)
                 if revision != directory_box[0].revision:
                     directory = await persistence.call(store.load_directory)
-                    directory_box[0] = directory
+                    previous, directory_box[0] = directory_box[0], directory
                     holds_box[0] = _hold_detector(detector, directory, holds_box[0])
-                    # A removed extension is reached no more, even by its registered phones.
+                    # A removed extension is reached no more, even by its registered phones, nor
+                    # one whose password changed (an admin, a reset on containment) by the
+                    # phones that registered with the old one.
                     location.keep_only(functools.partial(_has_extension, directory))
+                    for tenant_id, ext in _new_credentials(previous, directory):
+                        location.forget_tenant_extension(tenant_id, ext)
                     log.info("directory_reloaded", revision=revision)
             except Exception as error:
                 log.error("directory_reload_failed", error=str(error))
@@ -529,6 +535,17 @@ def _hold_detector(
             if (tenant_id, ext) not in still:
                 detector.release(tenant_id, ext or None)
     return now
+
+
+def _new_credentials(before: Directory, after: Directory) -> list[tuple[TenantId, str]]:
+    """The extensions whose SIP password changed between two directory snapshots."""
+    changed = []
+    for tenant in after.tenants():
+        for extension in after.extensions(tenant.id):
+            old = before.extension(tenant.id, extension.ext)
+            if old is not None and old.ha1_sha256 != extension.ha1_sha256:
+                changed.append((tenant.id, extension.ext))
+    return changed
 
 
 def _has_extension(directory: Directory, tenant: TenantId, ext: str) -> bool:

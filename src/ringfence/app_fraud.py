@@ -100,6 +100,8 @@ class FraudResponder:
         smtp: tuple[str, int] | None,
         smtp_from: str,
         retry: RetryPolicy | None = None,
+        new_ha1s: Callable[[str, str], tuple[str, str]] | None = None,
+        forget_bindings: Callable[[int, str], None] | None = None,
     ) -> None:
         self._store = store
         self._offload = offload
@@ -110,6 +112,8 @@ class FraudResponder:
         self._smtp = smtp
         self._smtp_from = smtp_from
         self._retry = retry or RetryPolicy()
+        self._new_ha1s = new_ha1s
+        self._forget_bindings = forget_bindings
         self._wake = asyncio.Event()
         self._sending: set[int] = set()
 
@@ -226,8 +230,9 @@ class FraudResponder:
         action: str,
         notice: StoredNotice,
     ) -> None:
+        reset = self._new_ha1s if ext is not None and level is Response.CONTAIN else None
         try:
-            incident, opened = await self._offload.call(
+            incident, opened, password_reset = await self._offload.call(
                 self._store.record_response,
                 tenant_id=assessment.tenant_id,
                 ext=ext,
@@ -237,11 +242,18 @@ class FraudResponder:
                 action=action,
                 at=assessment.at,
                 notice=notice,
+                new_ha1s=reset,
             )
         except Exception as error:
             log.error("fraud_record_failed", error=str(error))
             return
         log.info("fraud_incident", incident=incident, opened=opened)
+        if password_reset and ext is not None:
+            # The phone that registered with the stolen password is reached no more, here at
+            # once; the other nodes drop it from the store's bindings on their next load.
+            if self._forget_bindings is not None:
+                self._forget_bindings(assessment.tenant_id, ext)
+            log.warning("fraud_password_reset", tenant_id=assessment.tenant_id, ext=ext)
         if opened:
             self._wake.set()
 

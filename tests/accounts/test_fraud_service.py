@@ -18,7 +18,7 @@ from ringfence.accounts import AccountsService, FraudService, Tenant, pin_realm
 from ringfence.errors import Conflict, InvalidInput, NotFound
 from ringfence.fraud import Response
 from ringfence.sip.digest import Algorithm, compute_ha1
-from ringfence.store import Notice, Store
+from ringfence.store import BindingsWrite, Notice, Store, StoredBinding
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC).timestamp()
 NOTICE = Notice(subject="suspected toll fraud", body="why", payload=json.dumps({"score": 90}))
@@ -43,6 +43,10 @@ def acme(accounts: AccountsService) -> Tenant:
 
 
 def respond(store: Store, tenant: Tenant, level: Response, *, ext: str | None = "1001", at=NOW):  # noqa: F811
+    return record(store, tenant, level, ext=ext, at=at)[:2]
+
+
+def record(store: Store, tenant: Tenant, level: Response, *, ext: str | None = "1001", at=NOW):  # noqa: F811
     return store.record_response(
         tenant_id=tenant.id,
         ext=ext,
@@ -52,6 +56,17 @@ def respond(store: Store, tenant: Tenant, level: Response, *, ext: str | None = 
         action=f"{level.name.lower()} at {at}",
         at=at,
         notice=NOTICE,
+        new_ha1s=lambda ext, realm: (
+            compute_ha1(
+                username=ext, realm=realm, password="s3cret-nobody-knows", algorithm=Algorithm.MD5
+            ),
+            compute_ha1(
+                username=ext,
+                realm=realm,
+                password="s3cret-nobody-knows",
+                algorithm=Algorithm.SHA_256,
+            ),
+        ),
     )
 
 
@@ -203,3 +218,86 @@ def test_contacts_webhook_and_pin_are_validated_and_audited_without_secrets(
     assert "4821" not in audit
     for action in ("pin.set", "webhook.set", "contact.add"):
         assert action in audit
+
+
+def _bind(store: Store, tenant: Tenant, ext: str) -> None:  # noqa: F811
+    store.write_batch(
+        [
+            BindingsWrite(
+                tenant_id=tenant.id,
+                ext=ext,
+                bindings=(
+                    StoredBinding(
+                        tenant_id=tenant.id,
+                        ext=ext,
+                        contact=f"<sip:{ext}@192.0.2.66:5060>",
+                        expires_at=NOW + 3600,
+                        call_id=f"reg-{ext}",
+                        cseq=1,
+                        transport="udp",
+                        source_host="192.0.2.66",
+                        source_port=5060,
+                    ),
+                ),
+            )
+        ]
+    )
+
+
+@pytest.mark.parametrize("asked", [True, False])
+def test_a_containment_resets_the_sip_password_only_where_the_tenant_asked(
+    store: Store,  # noqa: F811
+    fraud: FraudService,
+    acme: Tenant,
+    asked: bool,
+) -> None:
+    assert not fraud.resets_password_on_contain("acme")  # off by default
+    if asked:
+        fraud.set_reset_password_on_contain("acme", True)
+    before = store.load_directory().extension(acme.id, "1001")
+    _bind(store, acme, "1001")
+    _bind(store, acme, "1002")
+    assert record(store, acme, Response.NOTIFY).password_reset is False
+    assert record(store, acme, Response.PIN, at=NOW + 10).password_reset is False
+    contained = record(store, acme, Response.CONTAIN, at=NOW + 20)
+    assert contained.password_reset is asked
+    after = store.load_directory().extension(acme.id, "1001")
+    assert before is not None
+    assert after is not None
+    assert (after.ha1_sha256 != before.ha1_sha256) is asked
+    still = {(b.ext, b.contact) for b in store.load_bindings()}
+    assert ("1002", "<sip:1002@192.0.2.66:5060>") in still  # the other extension keeps its phone
+    assert (("1001", "<sip:1001@192.0.2.66:5060>") in still) is not asked
+    # A second containment response of the same incident does not reset again.
+    assert record(store, acme, Response.CONTAIN, at=NOW + 30).password_reset is False
+    (incident,) = fraud.incidents("acme")
+    assert any("SIP password reset" in a for a in incident.actions) is asked
+    entries = list(
+        AccountsService(store, actor="cli", clock=lambda: NOW, random=random.Random(1)).audit_log(
+            "acme"
+        )
+    )
+    resets = [e for e in entries if e.action == "extension.password" and e.actor == "ringfence"]
+    assert len(resets) == int(asked)
+    assert all("nobody" not in (e.detail + (e.new_value or "")) for e in entries)
+
+
+def test_a_tenant_containment_resets_no_password(
+    store: Store,  # noqa: F811
+    fraud: FraudService,
+    acme: Tenant,
+) -> None:
+    fraud.set_reset_password_on_contain("acme", True)
+    assert record(store, acme, Response.CONTAIN, ext=None).password_reset is False
+
+
+def test_the_reset_setting_is_audited(fraud: FraudService, acme: Tenant, store: Store) -> None:  # noqa: F811
+    fraud.set_reset_password_on_contain("acme", True)
+    fraud.set_reset_password_on_contain("acme", False)
+    entries = AccountsService(
+        store, actor="cli", clock=lambda: NOW, random=random.Random(1)
+    ).audit_log("acme")
+    changes = [(e.old_value, e.new_value) for e in entries if e.action == "fraud.settings"]
+    assert sorted(changes) == [("false", "true"), ("true", "false")]
+    with pytest.raises(NotFound):
+        fraud.set_reset_password_on_contain("nobody", True)

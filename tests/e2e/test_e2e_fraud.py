@@ -376,3 +376,66 @@ def test_fraud_is_contained_notified_once_and_released(
         service,
     )
     answered(phones, world, ABROAD)
+
+
+def test_a_containment_resets_the_stolen_password_where_the_tenant_asked(
+    service: Any,
+    phones: Any,
+    sipp: Any,
+    transport: str,
+    world: Any,
+    tmp_path: Path,
+) -> None:
+    """With ``fraud settings --reset-password-on-contain``, the containment also gives alice a
+    password nobody knows: the attacker's stolen one registers no more, and her phone works
+    again once an admin gives it a new one."""
+    phones.talk_ms = TALK_MS
+    rates = tmp_path / "rates.csv"
+    rates.write_text(f"prefix,price,currency\n44,{PRICE_PER_MINUTE},USD\n")
+    admin(service, "policy", "set", TENANT, "--international", "on", "--countries", "GB")
+    admin(service, "rates", "import", "--global", str(rates))
+    admin(service, "fraud", "settings", TENANT, "--reset-password-on-contain")
+    shown = service.cli_json("fraud", "settings", TENANT)
+    assert shown == {"tenant": TENANT, "reset_password_on_contain": True}, shown
+
+    register(service, sipp, transport, world.alice, "127.0.0.1", right=True)
+    for _ in range(FAILED_LOGINS):
+        register(service, sipp, transport, world.alice, ATTACKER_IP, right=False)
+    register(service, sipp, transport, world.alice, ATTACKER_IP, right=True)
+    wait_for("no notify response logged", lambda: fraud_lines(service), 5.0, service)
+    start = len(service.log_text())
+    reason, run = outcome(phones, world, ABROAD, ATTACKER_IP)
+    assert reason == REASON, f"the attacker's call abroad: {reason}\n{run.describe()}"
+    wait_for(
+        "the reset was not loaded",
+        lambda: (
+            "fraud_password_reset" in service.log_text()[start:]
+            and "directory_reloaded" in service.log_text()[start:]
+        ),
+        RELOAD_TIMEOUT,
+        service,
+    )
+    # The stolen password is refused now (403, as any wrong password), wherever it comes from.
+    for source in (ATTACKER_IP, "127.0.0.1"):
+        sipp.run(
+            "register_refused.xml",
+            transport=transport,
+            remote=(service.host, service.sip_port),
+            local_ip=source,
+            keys={
+                "domain": world.alice.domain,
+                "user": world.alice.ext,
+                "contact": f"sip:{world.alice.ext}@{source}:45071;transport={transport}",
+                "expires": "300",
+            },
+            fill={"status": "403"},
+            auth=(world.alice.ext, world.alice.password, world.alice.domain),
+        ).assert_ok()
+    audit = service.cli_json("audit", TENANT)
+    resets = [e for e in audit if e["action"] == "extension.password" and e["actor"] == "ringfence"]
+    assert len(resets) == 1, audit
+    assert "reset on containment" in resets[0]["detail"], resets
+
+    # An admin gives the phone its password back (here the same one): it registers again.
+    admin(service, "ext", "passwd", TENANT, world.alice.ext, "--password", world.alice.password)
+    register(service, sipp, transport, world.alice, "127.0.0.1", right=True)

@@ -41,7 +41,7 @@ def test_migrate_builds_every_table_from_empty(db_url: str) -> None:
             store.check_schema()
         first = store.migrate()
         assert first.before is None
-        assert first.after == "0006"
+        assert first.after == "0007"
         assert first.changed
         store.check_schema()
         assert store.revision() == 0
@@ -55,7 +55,7 @@ def test_migrate_builds_every_table_from_empty(db_url: str) -> None:
 
 def test_migrate_again_changes_nothing(store: Store) -> None:
     again = store.migrate()
-    assert (again.before, again.after, again.changed) == ("0006", "0006", False)
+    assert (again.before, again.after, again.changed) == ("0007", "0007", False)
 
 
 def test_migrations_match_the_table_classes(store: Store, db_url: str) -> None:
@@ -83,6 +83,7 @@ def test_migrations_ship_inside_the_package() -> None:
         "0004_usage_limits.py",
         "0005_fraud_incidents.py",
         "0006_shared_usage.py",
+        "0007_reset_password_on_contain.py",
     ]
 
 
@@ -110,6 +111,6 @@ def test_upgrading_an_existing_database_keeps_its_tenants(db_url: str) -> None:
         engine.dispose()
     with Store.open(db_url) as store:
         migration = store.migrate()
-        assert (migration.before, migration.after) == ("0001", "0006")
+        assert (migration.before, migration.after) == ("0001", "0007")
         (tenant,) = store.load_directory().tenants()
         assert (tenant.name, tenant.country, tenant.timezone) == ("acme", "US", "UTC")

@@ -46,6 +46,7 @@ from ringfence.accounts.service import (
     AccountsService,
     DemoAccounts,
     IssuedCredentials,
+    unknown_password_ha1s,
 )
 
 __all__ = [
@@ -85,4 +86,5 @@ __all__ = [
     "parse_host_port",
     "parse_setting",
     "pin_realm",
+    "unknown_password_ha1s",
 ]

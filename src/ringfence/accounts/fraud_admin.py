@@ -120,6 +120,27 @@ class FraudService(AuditedService):
                 detail="secret changed" if url else "",
             )
 
+    def resets_password_on_contain(self, tenant: str) -> bool:
+        """Whether containing one of the tenant's extensions also resets its SIP password."""
+        with self._store.unit_of_work() as uow:
+            return uow.reset_password_on_contain(find_tenant(uow, tenant).id)
+
+    def set_reset_password_on_contain(self, tenant: str, on: bool) -> None:
+        """Have a containment also reset the contained extension's SIP password (to one
+        nobody is told) and drop its registrations, or not (the default)."""
+        with self._store.unit_of_work() as uow:
+            owner = find_tenant(uow, tenant)
+            old = uow.reset_password_on_contain(owner.id)
+            uow.set_reset_password_on_contain(owner.id, on)
+            self._audit(
+                uow,
+                "fraud.settings",
+                owner.id,
+                "reset_password_on_contain",
+                old=str(old).lower(),
+                new=str(on).lower(),
+            )
+
     def set_pin(self, tenant: str, ext: str, pin: str | None) -> None:
         """Set (or, with ``None``, remove) the extension's PIN, kept as digest HA1 values for
         its PIN realm only."""

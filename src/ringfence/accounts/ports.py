@@ -87,6 +87,10 @@ class FraudUnitOfWork(Protocol):
         self, tenant_id: int, ext: str, *, ha1_md5: str | None, ha1_sha256: str | None
     ) -> None: ...
 
+    def reset_password_on_contain(self, tenant_id: int) -> bool: ...
+
+    def set_reset_password_on_contain(self, tenant_id: int, on: bool) -> None: ...
+
 
 class AccountsUnitOfWork(PolicyUnitOfWork, FraudUnitOfWork, Protocol):
     """The accounts tables inside one transaction. Writes raise

@@ -11,6 +11,7 @@ an audit entry.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,6 +43,7 @@ __all__ = [
     "IssuedCredentials",
     "find_extension",
     "find_tenant",
+    "unknown_password_ha1s",
 ]
 
 DEMO_TENANT = "demo"
@@ -95,6 +97,12 @@ def _ha1s(ext: str, domain: str, password: str) -> tuple[str, str]:
         compute_ha1(username=ext, realm=domain, password=password, algorithm=Algorithm.MD5),
         compute_ha1(username=ext, realm=domain, password=password, algorithm=Algorithm.SHA_256),
     )
+
+
+def unknown_password_ha1s(ext: str, domain: str) -> tuple[str, str]:
+    """The HA1s of a fresh random password nobody is told: a reset that shuts out whoever
+    holds the old one (the admin then sets a new one)."""
+    return _ha1s(ext, domain, generate_password(secrets.SystemRandom()))
 
 
 class AuditedService:
@@ -215,8 +223,8 @@ class AccountsService(AuditedService):
         self, tenant: str, ext: str, *, password: str | None = None
     ) -> IssuedCredentials:
         """Set an extension's password: generate one unless given. Phones registered with the
-        old password keep their bindings until those expire, and must use the new one to
-        register again."""
+        old password lose their registrations (on every node, within a second) and must use
+        the new one to register again."""
         if password is not None:
             check_password(password, ext=ext)
         with self._store.unit_of_work() as uow:

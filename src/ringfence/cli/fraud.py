@@ -1,5 +1,5 @@
 """The fraud guard's incidents and who hears of them: ``fraud incidents|release``,
-``contact add|list|remove``, ``webhook set|show|remove`` and ``ext pin``."""
+``fraud settings``, ``contact add|list|remove``, ``webhook set|show|remove`` and ``ext pin``."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ __all__ = [
     "ext_pin",
     "fraud_incidents",
     "fraud_release",
+    "fraud_settings",
     "webhook_remove",
     "webhook_set",
     "webhook_show",
@@ -133,6 +134,40 @@ def fraud_release(
         return
     ids = ", ".join(str(i.id) for i in released)
     typer.echo(f"{who}: released incident(s) {ids}")
+
+
+@fraud_app.command("settings")
+def fraud_settings(
+    tenant: TenantName,
+    *,
+    reset_password: Annotated[
+        bool | None,
+        typer.Option(
+            "--reset-password-on-contain/--keep-password-on-contain",
+            help="also reset a contained extension's SIP password, dropping its registrations"
+            " (left out: show the setting)",
+            show_default=False,
+        ),
+    ] = None,
+    data_dir: DataDir = DEFAULT_DIR,
+    db: DbUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show or change what a containment does besides suspending international calls."""
+    with opened_admin(data_dir, db) as admin:
+        if reset_password is not None:
+            admin.fraud.set_reset_password_on_contain(tenant, reset_password)
+        on = admin.fraud.resets_password_on_contain(tenant)
+    if as_json:
+        emit_json({"tenant": tenant, "reset_password_on_contain": on})
+        return
+    if on:
+        typer.echo(
+            f"{tenant}: a containment also resets the extension's SIP password (set a new one"
+            f" with: ringfence ext passwd {tenant} EXT)"
+        )
+    else:
+        typer.echo(f"{tenant}: a containment leaves SIP passwords as they are")
 
 
 @contact_app.command("add")

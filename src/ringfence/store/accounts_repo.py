@@ -210,9 +210,13 @@ class SqlAccountsUnitOfWork(SqlPolicyRepo, SqlFraudRepo):
         row = self._extension_row(tenant_id, ext)
         if row is None:
             raise NotFound(f"no extension {ext!r} in tenant {tenant_id}")
-        self._write()
+        session = self._write()
         row.ha1_md5 = ha1_md5
         row.ha1_sha256 = ha1_sha256
+        # Phones registered with the old password are registered no more.
+        session.execute(
+            delete(BindingRow).where(BindingRow.tenant_id == tenant_id, BindingRow.ext == ext)
+        )
         self._session.flush()
 
     def remove_extension(self, tenant_id: TenantId, ext: str) -> None:

@@ -10,7 +10,9 @@ contained extension within a second.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -19,18 +21,22 @@ from ringfence.errors import NotFound
 from ringfence.fraud.events import Response
 from ringfence.fraud.incidents import Hold, Incident, IncidentStatus, response_name
 from ringfence.store.schema import (
+    AuditRow,
+    BindingRow,
     ExtensionRow,
     FraudHoldRow,
     FraudIncidentRow,
     MetaRow,
     NotificationRow,
     SecurityContactRow,
+    TenantRow,
     WebhookRow,
 )
 
 __all__ = [
     "Notice",
     "OutboxEntry",
+    "Recorded",
     "SqlFraudRepo",
     "close_quiet_incident",
     "finish_notification",
@@ -87,6 +93,15 @@ class Notice:
     payload: str  # JSON
 
 
+class Recorded(NamedTuple):
+    """What :func:`record_response` did: the incident, whether it opened now, and whether
+    the extension's SIP password was reset."""
+
+    incident: int
+    opened: bool
+    password_reset: bool = False
+
+
 def record_response(
     session: Session,
     *,
@@ -98,11 +113,16 @@ def record_response(
     action: str,
     at: float,
     notice: Notice | None,
-) -> tuple[int, bool]:
+    new_ha1s: Callable[[str, str], tuple[str, str]] | None = None,
+) -> Recorded:
     """Record a graded response: open the scope's incident or escalate the open one, and put
     on the hold it calls for (PIN or containment). A newly opened incident queues its notice
-    in the outbox, once per channel the tenant has. Returns the incident's id and whether it
-    was opened now."""
+    in the outbox, once per channel the tenant has.
+
+    When an extension is newly contained and its tenant asked for it, its SIP password is
+    reset as well: ``new_ha1s(ext, realm)`` gives the HA1s of a password nobody is told, its
+    registrations are dropped, and the reset is audited. Whoever registered with the stolen
+    password is out; the admin gives the phone a new one (``ringfence ext passwd``)."""
     scope = ext or ""
     row = session.scalars(
         select(FraudIncidentRow).where(
@@ -135,12 +155,16 @@ def record_response(
             row.level = response_name(level)
             row.summary = summary
     session.flush()
+    newly_contained = False
     if level >= Response.PIN:
         hold = session.scalars(
             select(FraudHoldRow).where(
                 FraudHoldRow.tenant_id == tenant_id, FraudHoldRow.ext == scope
             )
         ).first()
+        newly_contained = level is Response.CONTAIN and (
+            hold is None or _LEVELS[hold.level] < Response.CONTAIN
+        )
         if hold is None:
             session.add(
                 FraudHoldRow(
@@ -177,7 +201,48 @@ def record_response(
                     gave_up=False,
                 )
             )
-    return row.id, opened
+    reset = False
+    if ext and new_ha1s is not None and level >= Response.PIN and newly_contained:
+        reset = _reset_password(session, tenant_id, ext, row, new_ha1s, at)
+    return Recorded(row.id, opened, reset)
+
+
+def _reset_password(  # noqa: PLR0917 - the facts of one reset
+    session: Session,
+    tenant_id: int,
+    ext: str,
+    incident: FraudIncidentRow,
+    new_ha1s: Callable[[str, str], tuple[str, str]],
+    at: float,
+) -> bool:
+    tenant = session.get(TenantRow, tenant_id)
+    if tenant is None or not tenant.reset_password_on_contain:
+        return False
+    md5, sha256 = new_ha1s(ext, tenant.domain)
+    result = session.execute(
+        update(ExtensionRow)
+        .where(ExtensionRow.tenant_id == tenant_id, ExtensionRow.ext == ext)
+        .values(ha1_md5=md5, ha1_sha256=sha256)
+    )
+    if not getattr(result, "rowcount", 0):
+        return False
+    session.execute(
+        delete(BindingRow).where(BindingRow.tenant_id == tenant_id, BindingRow.ext == ext)
+    )
+    incident.actions = json.dumps(
+        [*json.loads(incident.actions), f"{at:.0f} SIP password reset, registrations dropped"]
+    )
+    session.add(
+        AuditRow(
+            at=at,
+            actor="ringfence",
+            action="extension.password",
+            tenant_id=tenant_id,
+            target=f"ext {ext}",
+            detail=f"reset on containment (incident {incident.id}); registrations dropped",
+        )
+    )
+    return True
 
 
 def lift_pin_hold(session: Session, *, tenant_id: int, ext: str, action: str, at: float) -> None:
@@ -398,6 +463,15 @@ class SqlFraudRepo:
         if url is not None and secret is not None:
             session.add(WebhookRow(tenant_id=tenant_id, url=url, secret=secret))
         session.flush()
+
+    def reset_password_on_contain(self, tenant_id: int) -> bool:
+        row = self._session.get(TenantRow, tenant_id)
+        return bool(row is not None and row.reset_password_on_contain)
+
+    def set_reset_password_on_contain(self, tenant_id: int, on: bool) -> None:
+        self._write().execute(
+            update(TenantRow).where(TenantRow.id == tenant_id).values(reset_password_on_contain=on)
+        )
 
     def set_pin(
         self, tenant_id: int, ext: str, *, ha1_md5: str | None, ha1_sha256: str | None

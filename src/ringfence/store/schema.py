@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -76,6 +77,8 @@ class TenantRow(Base):
     # Calls within the country are domestic; national numbers are read in its numbering plan.
     country: Mapped[str] = mapped_column(String(2), default="US", server_default="US")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    #: A containment of one of its extensions also resets that extension's SIP password.
+    reset_password_on_contain: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ExtensionRow(Base):

@@ -7,7 +7,7 @@ from a worker thread, so that the event loop never waits on the database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +20,7 @@ from ringfence.fraud.events import Response
 from ringfence.store import activity, fraud_repo, usage_repo
 from ringfence.store.accounts_repo import SqlAccountsUnitOfWork, load_directory, read_revision
 from ringfence.store.database import Database
-from ringfence.store.fraud_repo import Notice, OutboxEntry
+from ringfence.store.fraud_repo import Notice, OutboxEntry, Recorded
 from ringfence.store.migrate import current_revision, head_revision, upgrade
 from ringfence.store.records import CALL_DIRECTIONS, BindingsWrite, CallRecord, StoredBinding
 from ringfence.store.usage_repo import SpendKey
@@ -238,8 +238,10 @@ class Store:
         action: str,
         at: float,
         notice: Notice | None,
-    ) -> tuple[int, bool]:
-        """Open or escalate the scope's incident, with its hold and (once) its notices; see
+        new_ha1s: Callable[[str, str], tuple[str, str]] | None = None,
+    ) -> Recorded:
+        """Open or escalate the scope's incident, with its hold and (once) its notices, and
+        reset a contained extension's password if its tenant asked; see
         :func:`ringfence.store.fraud_repo.record_response`."""
         with self._db.write() as session:
             return fraud_repo.record_response(
@@ -252,6 +254,7 @@ class Store:
                 action=action,
                 at=at,
                 notice=notice,
+                new_ha1s=new_ha1s,
             )
 
     def lift_pin_hold(self, *, tenant_id: int, ext: str, action: str, at: float) -> None:

@@ -1632,3 +1632,142 @@ def test_an_unknown_time_zone_scores_on_utc() -> None:
     assert Signal.OFF_HOURS not in signals(Detector().assess(attempt))
     attempt = replace(call(at_utc_noon - 9 * HOUR, DE), timezone="Mars/Olympus")
     assert Signal.OFF_HOURS in signals(Detector().assess(attempt))
+
+
+# -- the PIN decides: a traveller's incident, numbers tried without the PIN, wrong PINs ---------
+
+
+def travelling() -> tuple[Detector, OutboundAttempt]:
+    """1001's phone, at home on PHONE for a week, calls a new dear country from a hotel
+    network: new network (20), new country (15), dear (15): 50, an incident to tell."""
+    d = detector()
+    registered(d, PHONE, PHONE_SINCE)
+    first = call(OFFICE, NG, price="0.40", source=ELSEWHERE, key="ng")
+    result = d.assess(first)
+    assert signals(result) == {Signal.NEW_NETWORK, Signal.NEW_COUNTRY, Signal.HIGH_COST}
+    assert result.response is Response.NOTIFY
+    return d, first
+
+
+def test_a_travellers_incident_at_the_spend_cap_ends_its_call_and_asks_the_pin() -> None:
+    d, first = travelling()
+    assert d.watch(OFFICE + 290, running((first, "1.99"))) == []
+    [cut] = d.watch(OFFICE + 300, running((first, "2.00")))
+    assert signals(cut) == {Signal.SPEND_IN_INCIDENT}
+    assert (cut.response, cut.scope, cut.ext, cut.end_calls) == (
+        Response.PIN,
+        Scope.EXTENSION,
+        "1001",
+        ("ng",),
+    )
+    assert "PIN asked" in cut.explain()
+    assert d.level(T, "1001") is Response.PIN  # not contained: the PIN decides
+    # The BYE is on its way: the next watch, with the call still up, does nothing more.
+    assert d.watch(OFFICE + 301, running((first, "2.01"))) == []
+    end(d, first, after=302, cost="2.01")
+    # The user dials the same number again: asked for the PIN, not scored a second time.
+    redial = d.assess(call(OFFICE + 330, NG, price="0.40", source=ELSEWHERE, key="again"))
+    assert (redial.refuse, redial.pin, redial.response, redial.hits) == (
+        True,
+        True,
+        Response.NONE,
+        (),
+    )
+    # ... gives it, and talks on: the call let out on the PIN is not the incident's.
+    d.pin_given(T, "1001", OFFICE + 340)
+    let_out = call(OFFICE + 340, NG, price="0.40", source=ELSEWHERE, key="on-pin")
+    d.admit(let_out)
+    assert d.watch(OFFICE + 2000, running((let_out, "11.00"))) == []
+    assert d.level(T, "1001") is Response.NOTIFY
+
+
+def test_each_caps_worth_of_a_travellers_incident_asks_the_pin_again() -> None:
+    d, first = travelling()
+    [_] = d.watch(OFFICE + 300, running((first, "2.00")))
+    end(d, first, after=300, cost="2.00")
+    d.pin_given(T, "1001", OFFICE + 400)
+    later = OFFICE + 400 + S.pin_trust + 60  # the PIN's trust has lapsed
+    again = call(later, NG, price="0.40", source=ELSEWHERE, key="ng-later")
+    assert not d.assess(again).refuse
+    assert d.watch(later + 200, running((again, "1.99"))) == []  # it counts afresh
+    [cut] = d.watch(later + 210, running((again, "2.00")))
+    assert (cut.response, cut.end_calls) == (Response.PIN, ("ng-later",))
+    assert d.level(T, "1001") is Response.PIN
+
+
+def test_an_incident_on_more_than_a_new_network_is_contained_at_the_cap() -> None:
+    d = detector()
+    registered(d, PHONE, PHONE_SINCE)
+    probe(d, OFFICE, ext="1001")  # numbers abroad probed: behaviour beyond the new network
+    first = call(OFFICE, NG, price="0.40", source=ELSEWHERE, key="ng")
+    assert d.assess(first).response is Response.PIN  # 25 + 50
+    d.pin_given(T, "1001", OFFICE + 10)  # whoever it is, knows the PIN
+    d.admit(replace(first, at=OFFICE + 10))
+    [result] = d.watch(OFFICE + 300, running((first, "2.00")))
+    assert (result.response, result.end_calls) == (Response.CONTAIN, ("ng",))
+
+
+@pytest.mark.parametrize(
+    ("numbers", "contained"),
+    [
+        ([DE, GB, FR], True),  # three numbers abroad, each refused for the PIN
+        ([DE, DE, DE], False),  # one number redialled: its user, unsure of the PIN
+        ([DE, GB], False),
+    ],
+)
+def test_numbers_abroad_tried_without_the_pin_contain(numbers: list[str], contained: bool) -> None:
+    d = pinned()
+    results = [d.assess(call(OFFICE + 600 * i, n)) for i, n in enumerate(numbers)]
+    assert all(r.refuse for r in results)
+    assert (d.level(T, "1001") is Response.CONTAIN) is contained
+    if contained:
+        assert Signal.PIN_NOT_GIVEN in signals(results[-1])
+        assert results[-1].response is Response.CONTAIN
+        assert "3 numbers abroad tried without the PIN" in results[-1].explain()
+
+
+def test_the_pin_given_clears_the_numbers_tried_without_it() -> None:
+    d = pinned()
+    for i, number in enumerate([DE, GB]):
+        assert d.assess(call(OFFICE + i, number)).pin
+    d.pin_given(T, "1001", OFFICE + 10)
+    d.hold(T, "1001", Response.PIN)  # asked again later (another node's spread, say)
+    assert d.assess(call(OFFICE + 20, FR)).response is not Response.CONTAIN
+
+
+@pytest.mark.parametrize(("wrong", "contained"), [(2, False), (3, True)])
+def test_a_third_wrong_pin_contains(wrong: int, contained: bool) -> None:
+    d = pinned()
+    attempt = call(OFFICE, DE)
+    results = [d.pin_wrong(replace(attempt, at=OFFICE + i)) for i in range(wrong)]
+    assert not any(r.refuse for r in results)  # the router refuses it: pin_wrong
+    assert (results[-1].response is Response.CONTAIN) is contained
+    assert (d.level(T, "1001") is Response.CONTAIN) is contained
+    if contained:
+        assert signals(results[-1]) == {Signal.PIN_WRONG}
+
+
+def test_a_right_pin_forgives_the_wrong_ones_before_it() -> None:
+    d = pinned()
+    attempt = call(OFFICE, DE)
+    d.pin_wrong(attempt)
+    d.pin_wrong(attempt)
+    d.pin_given(T, "1001", OFFICE + 10)
+    d.hold(T, "1001", Response.PIN)
+    assert d.pin_wrong(replace(attempt, at=OFFICE + 20)).response is Response.NONE
+
+
+def test_a_tenant_that_works_nights_is_held_to_the_days_spread_rule() -> None:
+    """At 03:00 on a Wednesday the night shift calls out: new cheap destinations from three
+    phones are its work, as by day; the same at 03:00 on a quiet Thursday are a spread."""
+    shift = detector(night_baseline())
+    results = [
+        shift.assess(call(NIGHT + 60 * i, FR, ext=f"100{i + 1}", price="0.10")) for i in range(3)
+    ]
+    assert all(Signal.SPREAD not in signals(r) for r in results)
+    quiet = detector(night_baseline())
+    thursday = NIGHT + DAY
+    results = [
+        quiet.assess(call(thursday + 60 * i, FR, ext=f"100{i + 1}", price="0.10")) for i in range(3)
+    ]
+    assert Signal.SPREAD in signals(results[-1])

@@ -221,3 +221,43 @@ def test_calling_back_a_wangiri_wave_is_refused(router: Router) -> None:  # noqa
         authenticated(router, "1001", "a.example", "+442087654321@a.example"), PHONE
     )
     assert isinstance(elsewhere, Routed)
+
+
+def test_a_third_wrong_pin_contains_and_the_right_one_then_changes_nothing(
+    router: Router,  # noqa: F811
+) -> None:
+    """Somebody with the SIP password guessing the PIN: two wrong guesses are a user's
+    typing; the third contains the extension, and after it even the right PIN is refused."""
+    directory = held(Response.PIN)
+    router.directory = lambda: directory
+    seen: list[Assessment] = []
+    router.on_fraud = seen.append
+    outcomes = []
+    for guess in ("0000", "1111", "2222"):
+        challenge = router.route(authenticated(router, "1001", "a.example", GB), PHONE)
+        assert isinstance(challenge, Refused)
+        assert challenge.reason == "pin_required"
+        answered = invite("1001", "a.example", GB, auth=pin_answer(challenge, "1001", guess, GB))
+        outcome = router.route(answered, PHONE)
+        assert isinstance(outcome, Refused)
+        outcomes.append(outcome.reason)
+    assert outcomes == ["pin_wrong", "pin_wrong", "pin_wrong"]
+    plain = router.route(authenticated(router, "1001", "a.example", GB), PHONE)
+    assert isinstance(plain, Refused)
+    assert plain.reason == "fraud_contained"
+    # The right PIN, with fresh credentials of the tenant's realm beside it.
+    fresh = router.route(invite("1001", "a.example", GB), PHONE)
+    assert isinstance(fresh, Refused)
+    both = replace(
+        fresh,
+        headers=(*fresh.headers, *(h for h in challenge.headers if "pin." in h[1])),
+    )
+    right = router.route(
+        invite("1001", "a.example", GB, auth=pin_answer(both, "1001", PIN, GB)), PHONE
+    )
+    assert isinstance(right, Refused)
+    assert right.reason == "fraud_contained"
+    assert [a.response for a in seen] == [Response.CONTAIN]
+    assert "3 wrong PINs" in seen[0].explain()
+    home = router.route(authenticated(router, "1001", "a.example", US), PHONE)
+    assert isinstance(home, Routed)  # a contained extension still calls home

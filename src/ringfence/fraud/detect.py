@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from ipaddress import IPv6Address, ip_address, ip_network
 from typing import Any
@@ -84,6 +84,8 @@ class DetectorSettings:
             Signal.SPEND_VELOCITY: 25,
             Signal.SPEND_IN_INCIDENT: 80,
             Signal.SPREAD: 40,
+            Signal.PIN_NOT_GIVEN: 80,  # containment on its own: the PIN decided
+            Signal.PIN_WRONG: 80,
         }
     )
     high_cost_price: Decimal = Decimal("0.25")  # per minute
@@ -114,6 +116,11 @@ class DetectorSettings:
     spread_spend_cap: Decimal = Decimal("2")  # what a spread's calls may cost before containment
     new_network_for: float = 86400.0  # a network the extension first used this lately is new
     pin_trust: float = 3600.0  # after a right PIN, the PIN is not asked again for this long
+    #: Calls abroad to so many numbers, each refused for want of the PIN, with the PIN not
+    #: given in between (within ``pin_not_given_window``), contain the extension.
+    pin_not_given: int = 3
+    pin_not_given_window: float = 6 * _HOUR_S
+    pin_wrong: int = 3  # wrong PINs within ``pin_not_given_window`` that contain
 
 
 @dataclass(slots=True)
@@ -126,6 +133,8 @@ class _Call:
     price: Decimal | None
     suspect: bool  # somewhere new or dear: what it costs is watched
     spread: bool = False  # one of the calls of a spread over the tenant's extensions
+    vouched: bool = False  # let out on its user's PIN: not counted against the incident
+    cut: bool = False  # ended by the detector, its cost counted: no longer watched
     cost: Decimal = _ZERO  # what it had cost when last watched
     base: Decimal = _ZERO  # what it had cost when the extension's incident opened
 
@@ -141,6 +150,8 @@ class _Ext:
     #: An hour of calls out: when, the number, whether it is abroad in a range never called.
     recent: deque[tuple[float, str, bool]] = field(default_factory=deque)
     refused: deque[tuple[float, str]] = field(default_factory=deque)
+    unanswered: deque[tuple[float, str]] = field(default_factory=deque)  # refused for the PIN
+    wrong_pins: deque[float] = field(default_factory=deque)
     short: deque[float] = field(default_factory=deque)
     spend: deque[tuple[float, Decimal]] = field(default_factory=deque)  # six hours of costs
     spend_flagged_at: float = float("-inf")
@@ -151,6 +162,7 @@ class _Ext:
     signal_at: float = float("-inf")  # the last event that scored
     new_network_at: float = float("-inf")  # when a new network last scored
     behaviour_at: float = float("-inf")  # the last that scored for what it did (_CIRCUMSTANCE)
+    strong_at: float = float("-inf")  # ... for more than being on a new network
 
 
 @dataclass(slots=True)
@@ -162,7 +174,8 @@ class _Tenant:
     recent: deque[float] = field(default_factory=deque)  # an hour of calls out
     rings: dict[str, deque[tuple[float, str]]] = field(default_factory=dict)  # short, abroad
     wangiri: dict[str, float] = field(default_factory=dict)  # ranges of a wave, when it was
-    incident_ranges: dict[str, float] = field(default_factory=dict)
+    #: Suspect ranges called in an open incident: when, and by which extension.
+    incident_ranges: dict[str, tuple[float, str]] = field(default_factory=dict)
     new_at_night: deque[tuple[float, str]] = field(default_factory=deque)
     #: Calls to new dear destinations at any hour, for the spread: when, extension, number,
     #: and its country (or "!" for a high-risk number).
@@ -252,6 +265,8 @@ class Detector:
             state.level, state.score, state.incident_at = Response.NONE, 0.0, None
             state.incident_spend = Decimal(0)
             state.refused.clear()
+            state.unanswered.clear()
+            state.wrong_pins.clear()
             state.short.clear()
             state.suspect_until = float("-inf")
         if not any(e.level for e in tenant.exts.values()) and tenant.level is Response.NONE:
@@ -269,7 +284,9 @@ class Detector:
         if state.incident_at is None and level >= Response.NOTIFY:
             state.incident_at = self._now_of(state)
             state.signal_at = max(state.signal_at, state.score_at)
-            state.behaviour_at = max(state.behaviour_at, state.incident_at)  # cautious: capped
+            # Cautious: what opened it is not known here, so spending is capped by containment.
+            state.behaviour_at = max(state.behaviour_at, state.incident_at)
+            state.strong_at = max(state.strong_at, state.incident_at)
 
     @staticmethod
     def _now_of(state: _Ext) -> float:
@@ -279,7 +296,8 @@ class Detector:
 
     def pin_given(self, tenant_id: int, ext: str, at: float) -> None:
         """The extension's user proved who they are: its score drops below the PIN threshold
-        (the incident stays open, and is not notified again)."""
+        (the incident stays open, and is not notified again), and the destinations its
+        incident made suspect are no longer suspect."""
         tenant = self._tenants.get(tenant_id)
         if tenant is None or ext not in tenant.exts:
             return
@@ -287,6 +305,11 @@ class Detector:
         if state.level is Response.PIN:
             state.level = Response.NOTIFY
         state.pin_trusted_until = at + self.settings.pin_trust
+        state.unanswered.clear()
+        state.wrong_pins.clear()
+        # The destinations its incident made suspect are its user's: vouched for with the PIN.
+        for rng in [r for r, (_, who) in tenant.incident_ranges.items() if who == ext]:
+            del tenant.incident_ranges[rng]
         state.score = min(self._decayed(state.score, state.score_at, at), self.settings.notify_at)
         state.score_at = at
 
@@ -310,13 +333,37 @@ class Detector:
                     closed.append((tenant_id, name))
         return closed
 
+    def pin_wrong(self, attempt: OutboundAttempt) -> Assessment:
+        """A wrong PIN for the attempt: the few a user mistypes are forgiven, a guesser's
+        third within the window contains the extension."""
+        s = self.settings
+        tenant = self._tenant(attempt.tenant_id, attempt.timezone)
+        ext = tenant.exts.setdefault(attempt.ext, _Ext())
+        ext.wrong_pins.append(attempt.at)
+        _trim(ext.wrong_pins, attempt.at - s.pin_not_given_window)
+        hits: list[Hit] = []
+        if len(ext.wrong_pins) >= s.pin_wrong:
+            hits.append(
+                Hit(
+                    signal=Signal.PIN_WRONG,
+                    points=s.weights[Signal.PIN_WRONG],
+                    detail=f"{len(ext.wrong_pins)} wrong PINs",
+                )
+            )
+        return self._conclude(tenant, ext, replace(attempt, allowed=False), hits, track=False)
+
     def admit(self, attempt: OutboundAttempt) -> None:
         """A call let out on the extension's PIN (after :meth:`pin_given`): tracked like any
         call in progress, so that its cost counts and a containment ends it, but not scored a
-        second time (its first attempt, refused for the PIN, was)."""
+        second time (its first attempt, refused for the PIN, was). Its cost counts against the
+        extension's open incident, unless that incident rests on nothing but a new network:
+        there the PIN is the proof asked for."""
         tenant = self._tenant(attempt.tenant_id, attempt.timezone)
         ext = tenant.exts.setdefault(attempt.ext, _Ext())
         self._conclude(tenant, ext, attempt, [], track=True, suspect=_suspect(tenant, attempt))
+        call = ext.calls.get(attempt.call_key)
+        if call is not None and _on_network_only(ext):
+            call.vouched = True
 
     # -- events -------------------------------------------------------------------------------
 
@@ -357,6 +404,16 @@ class Detector:
         bait = tenant.wangiri.get(rng)
         if risky and bait is not None and at - bait <= s.wangiri_window:
             return self._block(tenant, attempt, rng)
+        flagged_at, flagger = tenant.incident_ranges.get(rng, (float("-inf"), ""))
+        if (
+            risky
+            and ext.level is Response.PIN
+            and flagger == attempt.ext
+            and at - flagged_at <= s.incident_range_for
+        ):
+            # Its own incident's destination dialled again while the PIN is asked: the PIN
+            # decides this call, and a user redialling is not a further offence.
+            return self._conclude(tenant, ext, attempt, [], track=True)
         network = _network(attempt.source) if attempt.source else ""
         if network:
             _remember_network(ext, network, at)
@@ -418,12 +475,7 @@ class Detector:
                 )
             if off and baseline.quiet(how):
                 hits.append(Hit(signal=Signal.OFF_HOURS, points=w[Signal.OFF_HOURS], detail=when))
-            flagged = tenant.incident_ranges.get(rng)
-            if (
-                flagged is not None
-                and at - flagged <= s.incident_range_for
-                and at >= ext.pin_trusted_until
-            ):
+            if at - flagged_at <= s.incident_range_for and at >= ext.pin_trusted_until:
                 hits.append(
                     Hit(
                         signal=Signal.RANGE_IN_INCIDENT,
@@ -502,7 +554,10 @@ class Detector:
             attempt.international and not baseline.knows_country(attempt.country)
         ) or not baseline.knows_range(attempt.number)
         if risky and unknown:
-            spread = self._spread(tenant, attempt, off=off, novel=novel)
+            # Night is the hours the clock calls night and the tenant is quiet: a tenant
+            # that works round the clock is held to the day's rule at night too.
+            night = off and baseline.quiet(how)
+            spread = self._spread(tenant, attempt, off=night, novel=novel)
             if spread:
                 hits.append(Hit(signal=Signal.SPREAD, points=w[Signal.SPREAD], detail=spread))
         return self._conclude(
@@ -596,6 +651,13 @@ class Detector:
         suspect: bool = False,
     ) -> Assessment:
         at = attempt.at
+        if (
+            attempt.allowed
+            and (attempt.international or attempt.high_risk)
+            and ext.level is Response.PIN
+            and self.level(attempt.tenant_id, attempt.ext) is not Response.CONTAIN
+        ):
+            hits = [*hits, *self._pin_not_given(ext, attempt)]
         score = sum(h.points for h in hits)
         ext.score = self._decayed(ext.score, ext.score_at, at) + score
         ext.score_at = at
@@ -610,6 +672,10 @@ class Detector:
             ext.signal_at = tenant.signal_at = at
         if behaviour:
             ext.behaviour_at = at
+            if any(
+                h.signal not in _CIRCUMSTANCE and h.signal is not Signal.NEW_NETWORK for h in hits
+            ):
+                ext.strong_at = at
         if behaviour:
             tenant.scorers.append((at, attempt.ext))
             _trim_pairs(tenant.scorers, at - _HOUR)
@@ -623,7 +689,7 @@ class Detector:
             end_calls = self._international_calls(tenant, None if scope is Scope.TENANT else ext)
         if refuse and attempt.number and any(h.signal in _DESTINATION for h in hits):
             # A suspect destination tried by a held extension stays suspect for the others.
-            tenant.incident_ranges[number_range(attempt.number)] = at
+            tenant.incident_ranges[number_range(attempt.number)] = (at, attempt.ext)
         if track and not refuse:
             tenant.recent.append(at)
             novel = attempt.international and not tenant.baseline.knows_range(attempt.number)
@@ -641,7 +707,7 @@ class Detector:
             if ext.level >= Response.NOTIFY and any(h.signal in _DESTINATION for h in hits):
                 # A destination that was itself suspect, called in an open incident: other
                 # extensions calling it are suspect too. Ordinary destinations are not.
-                tenant.incident_ranges[number_range(attempt.number)] = at
+                tenant.incident_ranges[number_range(attempt.number)] = (at, attempt.ext)
         return Assessment(
             tenant_id=attempt.tenant_id,
             ext=attempt.ext if scope is Scope.EXTENSION else None,
@@ -656,6 +722,24 @@ class Detector:
             pin=pin,
             end_calls=end_calls,
         )
+
+    def _pin_not_given(self, ext: _Ext, attempt: OutboundAttempt) -> list[Hit]:
+        """An attempt about to be refused for the PIN: the third number abroad tried so,
+        with the PIN never given, is somebody who does not know it (its own user, asked,
+        gives it or stops)."""
+        s = self.settings
+        ext.unanswered.append((attempt.at, attempt.number))
+        _trim_pairs(ext.unanswered, attempt.at - s.pin_not_given_window)
+        tried = {n for _, n in ext.unanswered}
+        if len(tried) < s.pin_not_given:
+            return []
+        return [
+            Hit(
+                signal=Signal.PIN_NOT_GIVEN,
+                points=s.weights[Signal.PIN_NOT_GIVEN],
+                detail=f"{len(tried)} numbers abroad tried without the PIN asked for",
+            )
+        ]
 
     def _escalate(self, tenant: _Tenant, ext: _Ext, name: str, at: float) -> tuple[Response, Scope]:
         """The response newly due, if any, and for whom."""
@@ -727,28 +811,41 @@ class Detector:
                 detail=f"{spent.quantize(Decimal('0.01'))} spent on the calls of a spread over "
                 "extensions; its calls are ended and the PIN asked",
             )
-            response = Response.PIN if ext.level < Response.PIN else Response.NONE
-            ext.level = max(ext.level, Response.PIN)
-            pin_at = float(self.settings.pin_at)
-            ext.score = max(self._decayed(ext.score, ext.score_at, now), pin_at)
-            ext.score_at = ext.signal_at = tenant.signal_at = now
-            if ext.incident_at is None:
-                ext.incident_at, ext.incident_spend = now, _ZERO
-            out.append(
-                Assessment(
-                    tenant_id=tenant_id,
-                    ext=name,
-                    at=now,
-                    score=0,
-                    extension_score=round(ext.score),
-                    tenant_score=round(tenant.score),
-                    hits=(hit,),
-                    response=response,
-                    scope=Scope.EXTENSION,
-                    end_calls=keys,
-                )
-            )
+            out.append(self._ask_pin(tenant_id, tenant, name, now=now, hit=hit, keys=keys))
         return out
+
+    def _ask_pin(
+        self,
+        tenant_id: int,
+        tenant: _Tenant,
+        name: str,
+        *,
+        now: float,
+        hit: Hit,
+        keys: tuple[str, ...],
+    ) -> Assessment:
+        """End the extension's calls ``keys`` and hold it at the PIN: its next call abroad
+        needs the PIN, which its own user knows and an attacker does not."""
+        ext = tenant.exts[name]
+        response = Response.PIN if ext.level < Response.PIN else Response.NONE
+        ext.level = max(ext.level, Response.PIN)
+        pin_at = float(self.settings.pin_at)
+        ext.score = max(self._decayed(ext.score, ext.score_at, now), pin_at)
+        ext.score_at = ext.signal_at = tenant.signal_at = now
+        if ext.incident_at is None:
+            ext.incident_at, ext.incident_spend = now, _ZERO
+        return Assessment(
+            tenant_id=tenant_id,
+            ext=name,
+            at=now,
+            score=0,
+            extension_score=round(ext.score),
+            tenant_score=round(tenant.score),
+            hits=(hit,),
+            response=response,
+            scope=Scope.EXTENSION,
+            end_calls=keys,
+        )
 
     @staticmethod
     def _end_spread(tenant: _Tenant) -> None:
@@ -909,12 +1006,35 @@ class Detector:
                 and ext.behaviour_at >= ext.incident_at - _HOUR
                 and incident_spend >= s.incident_spend_cap
             ):
+                spent_abroad = f"{incident_spend.quantize(Decimal('0.01'))} spent abroad"
+                keys = tuple(k for k, c in ext.calls.items() if _in_incident(ext, c))
+                if (
+                    ext.level is Response.NOTIFY
+                    and _on_network_only(ext)
+                    and now >= ext.pin_trusted_until
+                ):
+                    # An incident only worth telling, on nothing but a new network (a user
+                    # on a hotel network calling somewhere new, say): its calls are cut and
+                    # the PIN decides whether they go on. Past the PIN, or on stronger
+                    # evidence (probing, test calls, parallel calls), spending is containment.
+                    hit = Hit(
+                        signal=Signal.SPEND_IN_INCIDENT,
+                        points=0,
+                        detail=f"{spent_abroad} since the incident opened; its calls are ended and "
+                        "the PIN asked",
+                    )
+                    # Settled by the PIN: the incident counts afresh from here, so that each
+                    # cap's worth of spending asks for the PIN again.
+                    ext.incident_spend = _ZERO
+                    for k in keys:
+                        ext.calls[k].cut = True
+                    out.append(self._ask_pin(tenant_id, tenant, name, now=now, hit=hit, keys=keys))
+                    continue
                 hits.append(
                     Hit(
                         signal=Signal.SPEND_IN_INCIDENT,
                         points=s.weights[Signal.SPEND_IN_INCIDENT],
-                        detail=f"{incident_spend.quantize(Decimal('0.01'))} spent abroad "
-                        "since the incident opened",
+                        detail=f"{spent_abroad} since the incident opened",
                     )
                 )
             elif cost and now - ext.spend_flagged_at > _SPEND_WINDOW:
@@ -995,10 +1115,21 @@ def _suspect(tenant: _Tenant, attempt: OutboundAttempt) -> bool:
     return attempt.high_risk or unknown_country or not baseline.knows_range(attempt.number)
 
 
+def _on_network_only(ext: _Ext) -> bool:
+    """Whether the extension's open incident rests, for what it did, on nothing but a new
+    network: a traveller looks like that; probing, test calls or parallel calls do not."""
+    return ext.incident_at is not None and ext.strong_at < ext.incident_at - _HOUR
+
+
 def _in_incident(ext: _Ext, call: _Call) -> bool:
     """Whether what the call costs counts against the extension's open incident (from when
     it opened): a call abroad to somewhere new or dear."""
-    return ext.incident_at is not None and call.international and call.suspect
+    return (
+        ext.incident_at is not None
+        and call.international
+        and call.suspect
+        and not (call.vouched or call.cut)
+    )
 
 
 def _first(fresh: dict[str, float], key: str, at: float) -> bool:

@@ -50,6 +50,8 @@ class Signal(StrEnum):
     SPEND_VELOCITY = "spend_velocity"
     SPEND_IN_INCIDENT = "spend_in_incident"
     SPREAD = "spread"
+    PIN_NOT_GIVEN = "pin_not_given"
+    PIN_WRONG = "pin_wrong"
 
 
 class Response(IntEnum):

@@ -424,8 +424,10 @@ class Router:
         the tenant) is contained. Holds recorded in the store (by another node, or before a
         restart) count as well as the detector's own."""
         held = directory.hold(tenant.id, caller.ext) if international else Response.NONE
-        if held is Response.CONTAIN:
-            return _contained(tenant)
+        if held is Response.CONTAIN or (
+            international and self.detector.level(tenant.id, caller.ext) is Response.CONTAIN
+        ):
+            return _contained(tenant)  # a PIN does not lift a containment: an admin does
         attempt = _attempt(
             request,
             tenant=tenant,
@@ -440,7 +442,7 @@ class Router:
         if international and pin_due and self.authenticator.carries_pin(request, tenant):
             # The INVITE answers the PIN challenge: the PIN decides, and a call let out on it
             # is tracked (its cost counts, a containment ends it) but not scored again.
-            refusal = self._pin_step(request, tenant=tenant, caller=caller, now=now)
+            refusal = self._pin_step(request, tenant=tenant, caller=caller, attempt=attempt)
             if refusal is None:
                 self.detector.admit(attempt)
             return refusal
@@ -455,14 +457,16 @@ class Router:
         if assessment.refuse and not assessment.pin:
             return _contained(tenant)
         if international and (assessment.pin or held is Response.PIN):
-            return self._pin_step(request, tenant=tenant, caller=caller, now=now)
+            return self._pin_step(request, tenant=tenant, caller=caller, attempt=attempt)
         return None
 
     def _pin_step(
-        self, request: Request, *, tenant: Tenant, caller: Extension, now: float
+        self, request: Request, *, tenant: Tenant, caller: Extension, attempt: OutboundAttempt
     ) -> Refused | None:
         """The extension's PIN, asked for by a digest challenge in its own realm (with a fresh
-        challenge of the tenant's realm beside it, since that nonce was just used)."""
+        challenge of the tenant's realm beside it, since that nonce was just used). A wrong
+        PIN is the detector's to count: the PIN is not there to be guessed."""
+        now = attempt.at
         if not caller.pin_ha1_md5:
             return Refused(
                 status=StatusCode.FORBIDDEN,
@@ -483,6 +487,9 @@ class Router:
                 headers=result.headers,
                 tenant=tenant,
             )
+        found = self.detector.pin_wrong(attempt)
+        if found.response is not Response.NONE or found.end_calls:
+            self.on_fraud(found)
         return Refused(
             status=StatusCode.FORBIDDEN,
             reason="pin_wrong",

@@ -226,6 +226,7 @@ class Service:
             "--sips", f"{LOOPBACK}:{self.sips_port}",
             "--metrics", f"{LOOPBACK}:{self.metrics_port}",
             "--log-format", "json",
+            "--guard-allow", LOOPBACK,  # the attacks' failed logins are the detector's to see
         ]  # fmt: skip
         self.process = self.processes.start(command, cwd=self.data_dir.parent, log=self.log_path)
         self._wait_ready()

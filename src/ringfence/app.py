@@ -28,10 +28,11 @@ from typing import Any
 import structlog
 from prometheus_client import start_http_server
 
-from ringfence.accounts import Directory, Tenant, TenantId, unknown_password_ha1s
+from ringfence.accounts import Directory, Tenant, TenantId, normalise_host, unknown_password_ha1s
 from ringfence.app_fraud import FraudResponder, seed_baselines
 from ringfence.config import Settings
 from ringfence.fraud import Detector, Response, UsageLedger, periods
+from ringfence.guard import GuardSettings, Perimeter, shipped_fingerprints
 from ringfence.pbx.auth import Authenticator
 from ringfence.pbx.calls import CallTracker
 from ringfence.pbx.engine import SipService
@@ -346,7 +347,12 @@ async def start_service(settings: Settings) -> RunningService:
         metrics=metrics,
         spawn=spawn,
         silence_seconds=settings.silence_seconds,
+        perimeter=Perimeter(
+            GuardSettings(allow=settings.guard_allow), fingerprints=shipped_fingerprints()
+        ),
     )
+    service.perimeter.set_trunks(_trunk_hosts(directory_box[0]))
+    router.on_auth = service.auth_seen
     holder.append(service)
     responder = FraudResponder(
         store=store,
@@ -390,6 +396,7 @@ async def start_service(settings: Settings) -> RunningService:
                     directory = await persistence.call(store.load_directory)
                     previous, directory_box[0] = directory_box[0], directory
                     holds_box[0] = _hold_detector(detector, directory, holds_box[0])
+                    service.perimeter.set_trunks(_trunk_hosts(directory))
                     # A removed extension is reached no more, even by its registered phones, nor
                     # one whose password changed (an admin, a reset on containment) by the
                     # phones that registered with the old one.
@@ -535,6 +542,15 @@ def _hold_detector(
             if (tenant_id, ext) not in still:
                 detector.release(tenant_id, ext or None)
     return now
+
+
+def _trunk_hosts(directory: Directory) -> frozenset[str]:
+    """The trunks' addresses: known-good sources that keep a share of the node under a flood."""
+    return frozenset(
+        normalise_host(t.host) or t.host.lower()
+        for tenant in directory.tenants()
+        for t in directory.trunks(tenant.id)
+    )
 
 
 def _new_credentials(before: Directory, after: Directory) -> list[tuple[TenantId, str]]:

@@ -62,6 +62,7 @@ _OPTION = {
     "log_format": "--log-format",
     "tls_cert_path": "--tls-cert",
     "tls_key_path": "--tls-key",
+    "guard_allow": "--guard-allow",
 }
 
 
@@ -122,6 +123,25 @@ def _db_url(value: Any) -> Any:
     return value
 
 
+def _networks(value: Any) -> tuple[str, ...]:
+    """``CIDR,CIDR,...`` (or a list) of addresses or networks, each checked."""
+    if value is None or value == "":
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(text, strict=True)))
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not an address or network (e.g. 10.0.0.0/8, without host bits)"
+            ) from None
+    return tuple(out)
+
+
 class Settings(BaseModel):
     """Everything the service needs to start. Build it with :meth:`load`."""
 
@@ -142,6 +162,9 @@ class Settings(BaseModel):
     #: outbox until one is configured) and the sender address it carries.
     smtp: Annotated[ListenAddress | None, BeforeValidator(_optional_listen)] = None
     smtp_from: str = "ringfence@localhost"
+    #: Addresses or networks the perimeter never bans nor rate-limits (monitoring, the
+    #: operator's own tools); "" for none.
+    guard_allow: Annotated[tuple[str, ...], BeforeValidator(_networks)] = ()
     tls_cert_path: Path
     tls_key_path: Path
 

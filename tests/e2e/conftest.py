@@ -196,6 +196,10 @@ class Service:
             f"{self.host}:{self.sips_port}",
             "--metrics",
             f"{self.host}:{self.metrics_port}",
+            # The scenarios' phones all speak from 127.0.0.1, failing logins and calling fast
+            # on purpose; the perimeter's own tests come from 127.0.3.x and 127.0.4.x.
+            "--guard-allow",
+            "127.0.0.1,127.0.1.0/24",  # 127.0.1.x: the fraud tests' attacker, who must get in
             *self.extra_args,
         ]
         with log_path.open("wb") as log:

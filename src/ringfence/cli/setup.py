@@ -151,6 +151,14 @@ def serve(
     smtp_from: Annotated[
         str, typer.Option("--smtp-from", help="the sender address of fraud-incident e-mail")
     ] = "ringfence@localhost",
+    guard_allow: Annotated[
+        str,
+        typer.Option(
+            "--guard-allow",
+            metavar="CIDR,...",
+            help="addresses or networks the perimeter never bans nor rate-limits",
+        ),
+    ] = "",
 ) -> None:
     """Run the phone service until SIGTERM or SIGINT, then stop cleanly."""
     settings = load_settings(
@@ -163,6 +171,7 @@ def serve(
         silence_seconds=silence_seconds,
         smtp=smtp,
         smtp_from=smtp_from,
+        guard_allow=guard_allow,
     )
     with failures():
         check_ready(settings)

@@ -1,6 +1,28 @@
-"""Perimeter: auth-failure tracking, bans, flood limits, scanner handling, source ACLs.
+"""Perimeter: auth-failure tracking, bans, flood limits, scanner handling; decisions are pure.
 
-Not built yet: this package holds its place in the layout of DESIGN.md §2.
+:class:`Perimeter` decides, before a packet is parsed, whether it goes on (:class:`Verdict`),
+and bans the sources that earn it: failed logins, users walked one after another, OPTIONS
+sweeps, scanner fingerprints (:class:`Fingerprints`, shipped in ``guard/data/scanners.toml``)
+and floods. :class:`BanList` holds the bans, growing with each offence.
 """
 
-__all__: list[str] = []
+from ringfence.guard.bans import DEFAULT_LADDER, Ban, BanList, parse_network, plain_address
+from ringfence.guard.counters import Buckets, Window
+from ringfence.guard.perimeter import GuardEvent, GuardSettings, Perimeter, Verdict
+from ringfence.guard.scanners import Fingerprints, shipped_fingerprints
+
+__all__ = [
+    "DEFAULT_LADDER",
+    "Ban",
+    "BanList",
+    "Buckets",
+    "Fingerprints",
+    "GuardEvent",
+    "GuardSettings",
+    "Perimeter",
+    "Verdict",
+    "Window",
+    "parse_network",
+    "plain_address",
+    "shipped_fingerprints",
+]

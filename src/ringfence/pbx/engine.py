@@ -25,6 +25,7 @@ from ringfence.accounts import Tenant, TenantId, Trunk
 from ringfence.errors import ParseError, TransactionError
 from ringfence.fraud import BUDGET_LOOKAHEAD, AuthFailure, Registered, budget_breaches
 from ringfence.fraud import Response as FraudResponse
+from ringfence.guard import GuardEvent, Perimeter, Verdict
 from ringfence.pbx.calls import CallState, CallTracker
 from ringfence.pbx.dialogs import Dialog, bye_for, dialog_from_answer
 from ringfence.pbx.location import LocationStore
@@ -42,7 +43,7 @@ from ringfence.pbx.messages import (
 )
 from ringfence.pbx.metrics import Metrics
 from ringfence.pbx.registrar import RegistrarService, to_stored
-from ringfence.pbx.router import Refused, Routed, Router, Target, is_ip
+from ringfence.pbx.router import Authenticated, Refused, Routed, Router, Target, is_ip
 from ringfence.sip.digest import Algorithm, build_credentials, compute_ha1
 from ringfence.sip.effects import (
     AckTimeout,
@@ -146,6 +147,7 @@ class SipService:
         spawn: Callable[[Coroutine[Any, Any, None]], None],
         silence_seconds: float = SILENCE_SECONDS,
         calls: CallTracker | None = None,
+        perimeter: Perimeter | None = None,
     ) -> None:
         self._layer = layer
         self._wire = wire
@@ -161,6 +163,10 @@ class SipService:
         self._metrics = metrics
         self._spawn = spawn
         self._silence_seconds = silence_seconds
+        #: The perimeter (DESIGN.md §1 step 2): bans, rates, scanners, failed logins.
+        self.perimeter = perimeter if perimeter is not None else Perimeter()
+        #: Told of every security event (a ban, a scanner, an extension targeted).
+        self.on_guard_event: Callable[[GuardEvent], None] = lambda _: None
         #: INVITEs of blocked callers whose treatment is silence: answered 480 only after a
         #: while (or 487 when the caller cancels first), the callee never rung.
         self._silenced: dict[TransactionKey, tuple[Request, Refused]] = {}
@@ -193,6 +199,71 @@ class SipService:
         except Exception:
             log.exception("internal_error_in_timer")
 
+    # -- the perimeter ---------------------------------------------------------------------------
+
+    def _answer_busy(self, data: bytes, source: Peer) -> None:
+        """The node is at capacity: a request is told when to come back (a phone retrying at
+        once would cost more than the answer)."""
+        try:
+            message = parse_message(data, lazy=True, stream=source.reliable)
+        except ParseError:
+            return
+        if isinstance(message, Request) and message.method != "ACK":
+            retry = str(self.perimeter.settings.retry_after)
+            response = make_response(message, 503, to_tag=self._token())
+            response = replace(response, headers=response.headers.with_value("Retry-After", retry))
+            self._wire.send(response, source, ignore)
+
+    def _scanner(self, request: Request, source: Peer) -> bool:
+        """A request naming a scanner is dropped unanswered, and its source banned."""
+        try:
+            display = request.from_.display_name
+        except ParseError:
+            display = None
+        found = self.perimeter.scanner(
+            source.host, request.headers.get("user-agent"), display, self._wall()
+        )
+        if found:
+            self._metrics.guard_drops.labels("scanner").inc()
+            self._report_guard()
+        return found
+
+    def auth_seen(self, request: Request, source: Peer, outcome: Authenticated | Refused) -> None:
+        """What authentication made of a request, for the perimeter: a phone that got in
+        makes its address known-good; a wrong password counts against the address (never
+        against the extension: its phones elsewhere keep working); a challenge or a refusal
+        for one user after another is somebody walking the extensions."""
+        now = self._wall()
+        user = _claimed_user(request) or _named_user(request)
+        if isinstance(outcome, Refused):
+            if outcome.status == StatusCode.FORBIDDEN:
+                tenant_id = outcome.tenant.id if outcome.tenant is not None else None
+                self.perimeter.auth_failed(source.host, tenant_id, user, now)
+            if user:
+                self.perimeter.refused(source.host, user, now)
+        elif user:
+            self.perimeter.authenticated(source.host, user, now)
+        self._report_guard()
+
+    def _report_guard(self) -> None:
+        for event in self.perimeter.drain():
+            log.warning(
+                "security_event",
+                kind=event.kind,
+                address=event.address,
+                detail=event.detail,
+                tenant=event.tenant_id,
+                ext=event.ext,
+                banned_until=None if event.ban is None else event.ban.until,
+            )
+            if event.ban is not None:
+                # One line per ban in a fixed form, for fail2ban (see README).
+                log.warning(
+                    "ringfence_ban",
+                    ban=f"ringfence ban {event.address} reason={event.kind}",
+                )
+            self.on_guard_event(event)
+
     def _answer_internal_error(self, data: bytes, source: Peer) -> None:
         try:
             message = parse_message(data, lazy=True, stream=source.reliable)
@@ -203,6 +274,13 @@ class SipService:
             log.debug("internal_error_unanswered", source=str(source))
 
     def _receive(self, data: bytes, source: Peer) -> None:
+        verdict = self.perimeter.admit(source.host, data[:16], self._wall())
+        if verdict is not Verdict.ADMIT:
+            self._metrics.guard_drops.labels(verdict.value).inc()
+            if verdict is Verdict.BUSY:
+                self._answer_busy(data, source)
+            self._report_guard()
+            return
         try:
             message = parse_message(data, stream=source.reliable)
         except ParseError as error:
@@ -215,6 +293,8 @@ class SipService:
                 self._wire.send(answer, source, lambda: None)
             return
         now = self._mono()
+        if isinstance(message, Request) and self._scanner(message, source):
+            return
         try:
             if isinstance(message, Request):
                 self._metrics.requests.labels(message.method).inc()
@@ -310,6 +390,7 @@ class SipService:
             self._answer(key, request, StatusCode.BAD_REQUEST, "aor_not_sip_uri")
             return
         auth = self._router.authenticate(request, self._wall())
+        self.auth_seen(request, source, auth)
         if isinstance(auth, Refused):
             if auth.status == StatusCode.FORBIDDEN and auth.tenant is not None:
                 self._router.detector.auth_failed(
@@ -958,9 +1039,12 @@ class SipService:
 
 
 def _claimed_user(request: Request) -> str | None:
-    """The username a failed REGISTER claimed, for the detector's count of failures."""
+    """The username a request's credentials claim (Authorization for a REGISTER,
+    Proxy-Authorization for the rest)."""
     try:
-        credentials = request.authorization
+        credentials = (
+            request.authorization if request.method == "REGISTER" else request.proxy_authorization
+        )
     except ParseError:
         return None
     for creds in credentials:
@@ -968,3 +1052,14 @@ def _claimed_user(request: Request) -> str | None:
         if username:
             return username[:64]
     return None
+
+
+def _named_user(request: Request) -> str | None:
+    """The user a request without credentials is about: the address-of-record of a REGISTER,
+    the caller (From) of anything else."""
+    try:
+        uri = request.to.uri if request.method == "REGISTER" else request.from_.uri
+    except ParseError:
+        return None
+    user = uri.user if isinstance(uri, SipUri) else None
+    return user[:64] if user else None

@@ -27,6 +27,12 @@ class Metrics:
         self.parse_errors = Counter(
             "ringfence_sip_parse_errors", "Messages that failed to parse", registry=self.registry
         )
+        self.guard_drops = Counter(
+            "ringfence_guard_drops",
+            "Packets the perimeter kept out: dropped (banned or over a rate), busy (503), scanner",
+            ["verdict"],
+            registry=self.registry,
+        )
         self.calls = Gauge("ringfence_active_calls", "Calls in progress", registry=self.registry)
         self.registrations = Gauge(
             "ringfence_registrations", "Live registrations", registry=self.registry

@@ -120,6 +120,10 @@ class Router:
     on_fraud: Callable[[Assessment], None] = field(default=lambda _: None)
     #: A correct PIN was given: the service lifts the PIN hold (tenant id, extension).
     on_pin: Callable[[int, str], None] = field(default=lambda _t, _e: None)
+    #: What authentication made of a new INVITE or MESSAGE, for the perimeter.
+    on_auth: Callable[[Request, Peer, Authenticated | Refused], None] = field(
+        default=lambda _r, _s, _a: None
+    )
 
     # -- the tenant and authentication steps -----------------------------------------------------
 
@@ -162,6 +166,7 @@ class Router:
         if trunk is not None:
             return self._inbound(request, trunk, directory)
         auth = self.authenticate(request, self.wall_clock())
+        self.on_auth(request, source, auth)
         if isinstance(auth, Refused):
             return auth
         tenant, caller = auth.tenant, auth.extension

@@ -1,0 +1,202 @@
+"""Bans: which source addresses (or networks) are shut out, until when, and why.
+
+A ban grows with each offence of the same address (the ladder), and the offences are forgotten
+once the address stays clean for ``forget_after``. Looking an address up happens for every
+packet, so a ban of one address is a dictionary lookup; network bans (an operator's
+``bans add 203.0.113.0/24``) are few and are scanned after it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+
+__all__ = ["DEFAULT_LADDER", "Ban", "BanList", "parse_network", "plain_address"]
+
+#: Ten minutes, an hour, six hours, a day, a week.
+DEFAULT_LADDER: tuple[float, ...] = (600.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0)
+
+Network = IPv4Network | IPv6Network
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ban:
+    network: str  # "203.0.113.5/32", "2001:db8::/64"
+    since: float  # wall-clock seconds
+    until: float  # ``math.inf`` for a ban without end
+    reason: str  # auth_failures, scanner, enumeration, flood, manual, ...
+    offences: int = 1
+
+    def active(self, now: float) -> bool:
+        return now < self.until
+
+    @property
+    def address(self) -> str:
+        """The banned address, or the network when it is more than one."""
+        net = ip_network(self.network)
+        return str(net.network_address) if net.num_addresses == 1 else self.network
+
+
+def parse_network(text: str) -> Network:
+    """``ADDRESS`` or ``ADDRESS/PREFIX`` (host bits set are an error, not a silent widening);
+    an IPv4-mapped IPv6 address is its IPv4 address. Raises ``ValueError`` saying what to fix."""
+    text = text.strip()
+    if "/" not in text:
+        return ip_network(plain_address(text))
+    address, _, prefix = text.partition("/")
+    try:
+        return ip_network(f"{plain_address(address)}/{prefix}", strict=True)
+    except ValueError as error:
+        raise ValueError(f"{text!r} is not a network: {error}") from None
+
+
+def plain_address(address: str) -> str:
+    """An address as the bans key it: brackets off, an IPv4-mapped IPv6 address as IPv4."""
+    try:
+        parsed = ip_address(address.strip("[]"))
+    except ValueError:
+        raise ValueError(f"{address!r} is not an IP address") from None
+    mapped = getattr(parsed, "ipv4_mapped", None)
+    return str(mapped or parsed)
+
+
+class BanList:
+    """The bans in force and the offence history behind them. Pure: every call takes ``now``."""
+
+    def __init__(
+        self,
+        *,
+        ladder: tuple[float, ...] = DEFAULT_LADDER,
+        forget_after: float = 7 * 86400.0,
+        max_history: int = 100_000,
+    ) -> None:
+        if not ladder:
+            raise ValueError("the ban ladder needs at least one duration")
+        self._ladder = ladder
+        self._forget_after = forget_after
+        self._max_history = max_history
+        self._hosts: dict[str, Ban] = {}  # one address: "203.0.113.5" (no prefix)
+        self._networks: dict[Network, Ban] = {}  # more than one address
+        #: address -> (offences, when the last ended): what the next ban of it starts from.
+        self._history: dict[str, tuple[int, float]] = {}
+
+    # -- lookups, on every packet ----------------------------------------------------------------
+
+    def banned(self, address: str, now: float) -> Ban | None:
+        """The ban in force on this address, if any."""
+        ban = self._hosts.get(address)
+        if ban is not None:
+            if ban.active(now):
+                return ban
+            self._lapse(address, ban)
+        if self._networks:
+            try:
+                parsed = ip_address(plain_address(address))
+            except ValueError:
+                return None
+            for net, ban in self._networks.items():
+                if parsed.version == net.version and parsed in net and ban.active(now):
+                    return ban
+        return None
+
+    # -- changes ---------------------------------------------------------------------------------
+
+    def offend(self, address: str, now: float, reason: str) -> Ban:
+        """A new offence by one address: banned for the next step of the ladder (an address
+        already banned keeps the longer of its ban and the new one)."""
+        host = plain_address(address)
+        offences, last = self._history.get(host, (0, -math.inf))
+        if now - last > self._forget_after:
+            offences = 0
+        offences += 1
+        step = self._ladder[min(offences, len(self._ladder)) - 1]
+        current = self._hosts.get(host)
+        until = now + step
+        if current is not None and current.active(now):
+            until = max(until, current.until)
+        ban = Ban(
+            network=f"{host}/{_bits(host)}",
+            since=now,
+            until=until,
+            reason=reason,
+            offences=offences,
+        )
+        self._hosts[host] = ban
+        self._remember(host, offences, until)
+        return ban
+
+    def add(self, network: str, now: float, *, duration: float | None, reason: str) -> Ban:
+        """An operator's ban (``duration`` None: until lifted)."""
+        net = parse_network(network)
+        until = math.inf if duration is None else now + duration
+        ban = Ban(network=str(net), since=now, until=until, reason=reason)
+        if net.num_addresses == 1:
+            self._hosts[str(net.network_address)] = ban
+        else:
+            self._networks[net] = ban
+        return ban
+
+    def remove(self, network: str) -> bool:
+        """Lift a ban (and forget the address's offences). Whether there was one."""
+        net = parse_network(network)
+        if net.num_addresses == 1:
+            host = str(net.network_address)
+            self._history.pop(host, None)
+            return self._hosts.pop(host, None) is not None
+        return self._networks.pop(net, None) is not None
+
+    def load(self, bans: list[Ban], now: float) -> None:
+        """Take on bans decided elsewhere (another node, or before a restart): the store's
+        list replaces the shared part of ours, the history of offences is kept."""
+        hosts: dict[str, Ban] = {}
+        networks: dict[Network, Ban] = {}
+        for ban in bans:
+            if not ban.active(now):
+                continue
+            net = ip_network(ban.network)
+            if net.num_addresses == 1:
+                host = str(net.network_address)
+                hosts[host] = ban
+                offences, _ = self._history.get(host, (0, -math.inf))
+                self._remember(host, max(offences, ban.offences), ban.until)
+            else:
+                networks[net] = ban
+        self._hosts, self._networks = hosts, networks
+
+    def active(self, now: float) -> list[Ban]:
+        """Every ban in force, longest-lasting first."""
+        bans = [b for b in [*self._hosts.values(), *self._networks.values()] if b.active(now)]
+        return sorted(bans, key=lambda b: (-b.until, b.network))
+
+    def expire(self, now: float) -> None:
+        """Drop lapsed bans and long-forgotten offences (every minute or so)."""
+        for host, ban in list(self._hosts.items()):
+            if not ban.active(now):
+                self._lapse(host, ban)
+        for net, ban in list(self._networks.items()):
+            if not ban.active(now):
+                del self._networks[net]
+        stale = [h for h, (_, last) in self._history.items() if now - last > self._forget_after]
+        for host in stale:
+            del self._history[host]
+
+    def __len__(self) -> int:
+        return len(self._hosts) + len(self._networks)
+
+    # -- inside ----------------------------------------------------------------------------------
+
+    def _lapse(self, host: str, ban: Ban) -> None:
+        del self._hosts[host]
+        offences, _ = self._history.get(host, (ban.offences, ban.until))
+        self._remember(host, offences, ban.until)
+
+    def _remember(self, host: str, offences: int, until: float) -> None:
+        self._history.pop(host, None)
+        self._history[host] = (offences, until)
+        if len(self._history) > self._max_history:
+            del self._history[next(iter(self._history))]
+
+
+def _bits(host: str) -> int:
+    return 32 if ip_address(host).version == 4 else 128

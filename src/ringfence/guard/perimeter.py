@@ -1,0 +1,286 @@
+"""The perimeter's decisions: admit a packet or drop it, and ban whoever earns it.
+
+Pure: every method takes ``now`` (wall-clock seconds) and the source address, and the shell acts
+on what comes back. What happened worth an operator's eye (a ban, a scanner, an extension
+targeted) is queued as :class:`GuardEvent` for the shell to log and to tell the tenant.
+
+Order of the checks on a packet (before it is parsed, DESIGN.md §1 step 2): the operator's
+allow-list, bans, the source's own rates (all methods, then initial INVITEs and REGISTERs, read
+off the first bytes), then the global budget, of which known-good sources (phones that
+authenticated lately, trunks) keep a share of their own.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from enum import Enum
+from ipaddress import ip_address
+
+from ringfence.guard.bans import DEFAULT_LADDER, Ban, BanList, parse_network, plain_address
+from ringfence.guard.counters import Buckets, Window
+from ringfence.guard.scanners import Fingerprints
+
+__all__ = ["GuardEvent", "GuardSettings", "Perimeter", "Verdict"]
+
+
+class Verdict(Enum):
+    ADMIT = "admit"
+    DROP = "drop"  # nothing sent back
+    BUSY = "busy"  # a 503 with Retry-After: cheaper than the retransmissions a drop brings
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuardSettings:
+    failures_per_source: int = 5  # failed authentications from one address ...
+    failures_window: float = 600.0  # ... within this many seconds ban it
+    #: An address where a phone authenticated lately is a whole office behind NAT: a phone
+    #: there with an old password is given this many times the bar before the address goes.
+    known_factor: int = 4
+    failures_per_extension: int = 20  # from anywhere, within the window: the tenant is told
+    probe_users: int = 10  # distinct users refused or challenged without success ...
+    probe_window: float = 60.0  # ... within this many seconds from one address: enumeration
+    options_users: int = 5  # OPTIONS to so many distinct users within ``probe_window``: a sweep
+    source_rate: float = 50.0  # requests a second from one address, all methods
+    source_burst: float = 100.0
+    invite_rate: float = 5.0  # initial INVITEs a second from one address
+    invite_burst: float = 20.0
+    register_rate: float = 5.0  # REGISTERs a second from one address
+    register_burst: float = 20.0
+    global_rate: float = 2000.0  # what the node takes in, every source together
+    global_burst: float = 4000.0
+    known_share: float = 0.5  # of the global rate, kept for known-good sources
+    flood_strikes: int = 200  # packets over its rates within ``probe_window`` ban an address
+    busy_answers: float = 20.0  # 503s a second at most; past that, drop
+    retry_after: int = 5  # seconds, in the 503
+    known_for: float = 3900.0  # an address stays known-good this long after it authenticated
+    ladder: tuple[float, ...] = DEFAULT_LADDER
+    allow: tuple[str, ...] = ()  # operator's allow-list: addresses or networks never refused
+    max_sources: int = 65_536  # per-address state kept at most (least recently seen goes)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuardEvent:
+    kind: str  # ban, scanner, brute_force, enumeration, options_sweep, flood, extension_targeted
+    address: str
+    detail: str
+    at: float
+    tenant_id: int | None = None
+    ext: str | None = None
+    ban: Ban | None = None
+
+
+@dataclass(slots=True)
+class _Seen:
+    """Users one address asked for without getting in: user -> when first refused."""
+
+    users: OrderedDict[str, float] = field(default_factory=OrderedDict)
+
+
+class Perimeter:
+    def __init__(
+        self, settings: GuardSettings | None = None, fingerprints: Fingerprints | None = None
+    ) -> None:
+        s = self.settings = settings or GuardSettings()
+        self.fingerprints = fingerprints or Fingerprints()
+        self.bans = BanList(ladder=s.ladder)
+        self._allow = [parse_network(a) for a in s.allow]
+        self._failures = Window(
+            limit=s.failures_per_source * s.known_factor,
+            seconds=s.failures_window,
+            max_keys=s.max_sources,
+        )
+        self._targeted = Window(
+            limit=s.failures_per_extension, seconds=s.failures_window, max_keys=s.max_sources
+        )
+        self._all = Buckets(rate=s.source_rate, burst=s.source_burst, max_keys=s.max_sources)
+        self._invites = Buckets(rate=s.invite_rate, burst=s.invite_burst, max_keys=s.max_sources)
+        self._registers = Buckets(
+            rate=s.register_rate, burst=s.register_burst, max_keys=s.max_sources
+        )
+        share = s.known_share
+        self._global = Buckets(rate=s.global_rate * (1 - share), burst=s.global_burst * (1 - share))
+        self._global_known = Buckets(rate=s.global_rate * share, burst=s.global_burst * share)
+        self._busy = Buckets(rate=s.busy_answers, burst=s.busy_answers)
+        self._strikes = Window(
+            limit=s.flood_strikes, seconds=s.probe_window, max_keys=s.max_sources
+        )
+        self._known: OrderedDict[str, float] = OrderedDict()  # address -> known until
+        self._trunks: frozenset[str] = frozenset()
+        self._probing: OrderedDict[str, _Seen] = OrderedDict()
+        self._sweeping: OrderedDict[str, _Seen] = OrderedDict()
+        self._events: deque[GuardEvent] = deque(maxlen=10_000)
+
+    # -- every packet ----------------------------------------------------------------------------
+
+    def admit(self, host: str, head: bytes, now: float) -> Verdict:
+        """Before parsing: whether a packet from ``host`` goes on. ``head`` is its first bytes
+        (the method of a request, for the per-method rates)."""
+        if self._allowed(host):
+            return Verdict.ADMIT
+        if self.bans.banned(host, now) is not None:
+            return Verdict.DROP
+        known = self.known(host, now)
+        # A known address may be an office of phones behind one NAT: it pays less per packet.
+        cost = 1 / self.settings.known_factor if known else 1.0
+        if not self._all.take(host, now, cost):
+            return self._strike(host, now, "requests")
+        if head.startswith(b"INVITE ") and not self._invites.take(host, now, cost):
+            return self._strike(host, now, "INVITEs")
+        if head.startswith(b"REGISTER ") and not self._registers.take(host, now, cost):
+            return self._strike(host, now, "REGISTERs")
+        if known:
+            if self._global_known.take("known", now) or self._global.take("all", now):
+                return Verdict.ADMIT
+        elif self._global.take("all", now):
+            return Verdict.ADMIT
+        # The node is at capacity: a polite few are told to come back, the rest dropped.
+        return Verdict.BUSY if self._busy.take("busy", now) else Verdict.DROP
+
+    def _strike(self, host: str, now: float, what: str) -> Verdict:
+        if self._strikes.add(host, now):
+            self._strikes.clear(host)
+            self._ban(host, now, "flood", f"over its rate of {what} again and again")
+        return Verdict.DROP
+
+    # -- after parsing ---------------------------------------------------------------------------
+
+    def scanner(
+        self, host: str, user_agent: str | None, from_display: str | None, now: float
+    ) -> bool:
+        """Whether a request names a scanner: if so its source is banned (and it is dropped)."""
+        if self._allowed(host):
+            return False
+        tool = self.fingerprints.match(user_agent, from_display)
+        if tool is None:
+            return False
+        self._ban(host, now, "scanner", f"{tool} (User-Agent {user_agent or '-'!r})")
+        return True
+
+    def auth_failed(self, host: str, tenant_id: int | None, ext: str | None, now: float) -> None:
+        """A wrong password (or an unknown user: the same to anyone outside) from ``host``."""
+        if self._allowed(host):
+            return
+        s = self.settings
+        self._failures.add(host, now)
+        limit = s.failures_per_source * (s.known_factor if self.known(host, now) else 1)
+        failed = self._failures.count(host, now)
+        if failed >= limit:
+            self._failures.clear(host)
+            self._ban(
+                host, now, "brute_force", f"{failed} failed logins in {s.failures_window:g} s"
+            )
+        if tenant_id is not None and ext and self._targeted.add((tenant_id, ext), now):
+            self._targeted.clear((tenant_id, ext))
+            self._emit(
+                GuardEvent(
+                    kind="extension_targeted",
+                    address=host,
+                    detail=f"{s.failures_per_extension} failed logins for it in "
+                    f"{s.failures_window:g} s; its phones keep working",
+                    at=now,
+                    tenant_id=tenant_id,
+                    ext=ext,
+                )
+            )
+
+    def refused(self, host: str, user: str, now: float) -> None:
+        """A request for ``user`` challenged or refused (not yet in): one user after another
+        from one address, none getting in, is somebody walking the extensions."""
+        self._distinct(
+            self._probing,
+            host,
+            user,
+            now=now,
+            limit=self.settings.probe_users,
+            kind="enumeration",
+            what="users tried, none logged in",
+        )
+
+    def options(self, host: str, user: str, now: float) -> None:
+        """An OPTIONS to ``user``: a phone keeps pinging one address, a sweep walks many."""
+        self._distinct(
+            self._sweeping,
+            host,
+            user,
+            now=now,
+            limit=self.settings.options_users,
+            kind="options_sweep",
+            what="users swept with OPTIONS",
+        )
+
+    def authenticated(self, host: str, user: str, now: float) -> None:
+        """A phone got in from ``host``: the address is known-good for a while, and the user
+        is no longer one it tried in vain."""
+        seen = self._probing.get(host)
+        if seen is not None:
+            seen.users.pop(user, None)
+        self._known.pop(host, None)
+        self._known[host] = now + self.settings.known_for
+        if len(self._known) > self.settings.max_sources:
+            self._known.popitem(last=False)
+
+    def known(self, host: str, now: float) -> bool:
+        """A trunk, or an address where a phone authenticated lately."""
+        if host in self._trunks:
+            return True
+        until = self._known.get(host)
+        return until is not None and now < until
+
+    def set_trunks(self, hosts: frozenset[str]) -> None:
+        self._trunks = hosts
+
+    def drain(self) -> list[GuardEvent]:
+        """What happened since the last call, for the shell to log and pass on."""
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    # -- inside ----------------------------------------------------------------------------------
+
+    def _allowed(self, host: str) -> bool:
+        if not self._allow:
+            return False
+        try:
+            address = ip_address(plain_address(host))
+        except ValueError:
+            return False
+        return any(address.version == n.version and address in n for n in self._allow)
+
+    def _distinct(
+        self,
+        table: OrderedDict[str, _Seen],
+        host: str,
+        user: str,
+        *,
+        now: float,
+        limit: int,
+        kind: str,
+        what: str,
+    ) -> None:
+        if self._allowed(host):
+            return
+        seen = table.get(host)
+        if seen is None:
+            seen = table[host] = _Seen()
+            if len(table) > self.settings.max_sources:
+                table.popitem(last=False)
+        else:
+            table.move_to_end(host)
+        window = self.settings.probe_window
+        while seen.users and now - next(iter(seen.users.values())) > window:
+            seen.users.popitem(last=False)
+        seen.users.pop(user, None)
+        seen.users[user] = now
+        if len(seen.users) > limit:
+            seen.users.popitem(last=False)
+        if len(seen.users) >= limit:
+            seen.users.clear()
+            self._ban(host, now, kind, f"{limit} {what} in {window:g} s")
+
+    def _ban(self, host: str, now: float, kind: str, detail: str) -> None:
+        ban = self.bans.offend(host, now, kind)
+        self._emit(GuardEvent(kind=kind, address=host, detail=detail, at=now, ban=ban))
+
+    def _emit(self, event: GuardEvent) -> None:
+        self._events.append(event)

@@ -86,6 +86,12 @@ class BanList:
     def banned(self, address: str, now: float) -> Ban | None:
         """The ban in force on this address, if any."""
         ban = self._hosts.get(address)
+        if ban is None and ":" in address:  # IPv4-mapped, or IPv6 not in canonical form
+            try:
+                address = plain_address(address)
+            except ValueError:
+                return None
+            ban = self._hosts.get(address)
         if ban is not None:
             if ban.active(now):
                 return ban
@@ -193,7 +199,8 @@ class BanList:
 
     def _remember(self, host: str, offences: int, until: float) -> None:
         self._history.pop(host, None)
-        self._history[host] = (offences, until)
+        # A ban without end counts its offences as of now: lifted, they are forgotten in time.
+        self._history[host] = (offences, until if math.isfinite(until) else 0.0)
         if len(self._history) > self._max_history:
             del self._history[next(iter(self._history))]
 

@@ -38,8 +38,11 @@ class GuardSettings:
     #: there with an old password is given this many times the bar before the address goes.
     known_factor: int = 4
     failures_per_extension: int = 20  # from anywhere, within the window: the tenant is told
-    probe_users: int = 10  # distinct users refused or challenged without success ...
+    probe_users: int = 10  # distinct users refused (wrong password, unknown) ...
     probe_window: float = 60.0  # ... within this many seconds from one address: enumeration
+    #: Distinct users challenged (no credentials yet) within ``probe_window`` without one
+    #: getting in: higher, since a whole office behind one NAT boots at once.
+    walk_users: int = 50
     options_users: int = 5  # OPTIONS to so many distinct users within ``probe_window``: a sweep
     source_rate: float = 50.0  # requests a second from one address, all methods
     source_burst: float = 100.0
@@ -109,6 +112,7 @@ class Perimeter:
         self._trunks: frozenset[str] = frozenset()
         self._probing: OrderedDict[str, _Seen] = OrderedDict()
         self._sweeping: OrderedDict[str, _Seen] = OrderedDict()
+        self._walking: OrderedDict[str, _Seen] = OrderedDict()
         self._events: deque[GuardEvent] = deque(maxlen=10_000)
 
     # -- every packet ----------------------------------------------------------------------------
@@ -184,9 +188,21 @@ class Perimeter:
                 )
             )
 
-    def refused(self, host: str, user: str, now: float) -> None:
-        """A request for ``user`` challenged or refused (not yet in): one user after another
-        from one address, none getting in, is somebody walking the extensions."""
+    def refused(self, host: str, user: str, now: float, *, challenged: bool = False) -> None:
+        """A request for ``user`` refused (``challenged``: asked for credentials it did not
+        bring): one user after another from one address, none getting in, is somebody walking
+        the extensions."""
+        if challenged:
+            self._distinct(
+                self._walking,
+                host,
+                user,
+                now=now,
+                limit=self.settings.walk_users,
+                kind="enumeration",
+                what="users challenged, none logged in",
+            )
+            return
         self._distinct(
             self._probing,
             host,
@@ -212,9 +228,10 @@ class Perimeter:
     def authenticated(self, host: str, user: str, now: float) -> None:
         """A phone got in from ``host``: the address is known-good for a while, and the user
         is no longer one it tried in vain."""
-        seen = self._probing.get(host)
-        if seen is not None:
-            seen.users.pop(user, None)
+        for table in (self._probing, self._walking):
+            seen = table.get(host)
+            if seen is not None:
+                seen.users.pop(user, None)
         self._known.pop(host, None)
         self._known[host] = now + self.settings.known_for
         if len(self._known) > self.settings.max_sources:

@@ -28,7 +28,10 @@ class Fingerprints:
 
         def entries(name: str) -> tuple[tuple[str, str], ...]:
             out = []
-            for i, entry in enumerate(data.get(name, [])):
+            section = data.get(name, [])
+            if not isinstance(section, list):
+                raise ValueError(f"scanner fingerprints: {name} must be a list of [[{name}]]")
+            for i, entry in enumerate(section):
                 found = entry.get("text") if isinstance(entry, dict) else None
                 if not isinstance(found, str) or not found.strip():
                     raise ValueError(f"scanner fingerprints: {name} #{i + 1} needs a text")

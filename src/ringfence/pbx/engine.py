@@ -240,7 +240,8 @@ class SipService:
                 tenant_id = outcome.tenant.id if outcome.tenant is not None else None
                 self.perimeter.auth_failed(source.host, tenant_id, user, now)
             if user:
-                self.perimeter.refused(source.host, user, now)
+                challenged = outcome.status != StatusCode.FORBIDDEN
+                self.perimeter.refused(source.host, user, now, challenged=challenged)
         elif user:
             self.perimeter.authenticated(source.host, user, now)
         self._report_guard()

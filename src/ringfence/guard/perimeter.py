@@ -192,25 +192,15 @@ class Perimeter:
         """A request for ``user`` refused (``challenged``: asked for credentials it did not
         bring): one user after another from one address, none getting in, is somebody walking
         the extensions."""
-        if challenged:
-            self._distinct(
-                self._walking,
-                host,
-                user,
-                now=now,
-                limit=self.settings.walk_users,
-                kind="enumeration",
-                what="users challenged, none logged in",
-            )
-            return
+        s = self.settings
         self._distinct(
-            self._probing,
+            self._walking if challenged else self._probing,
             host,
             user,
             now=now,
-            limit=self.settings.probe_users,
+            limit=s.walk_users if challenged else s.probe_users,
             kind="enumeration",
-            what="users tried, none logged in",
+            what=f"users {'challenged' if challenged else 'tried'}, none logged in",
         )
 
     def options(self, host: str, user: str, now: float) -> None:

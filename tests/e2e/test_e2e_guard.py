@@ -62,3 +62,20 @@ def test_guessing_a_password_bans_the_guesser_and_not_the_phone(
     assert "brute_force" in log
     assert f"ringfence ban {ATTACKER_IP} reason=brute_force" in log
     assert phone.password not in log
+
+
+def test_an_options_sweep_over_users_bans_the_sweeper(
+    service: Any, sipp: Any, transport: str, world: Any
+) -> None:
+    """OPTIONS to one user after another (svwar's -m OPTIONS): answered alike while it lasts,
+    then the sweeper's address is banned; a phone pinging the server is never a sweep."""
+    sweeper = "127.0.3.2"
+    for n in range(5):
+        sipp.run(
+            "options.xml",
+            transport=transport,
+            remote=(service.host, service.sip_port),
+            local_ip=sweeper,
+            keys={"user": f"{100 + n}", "domain": world.alice.domain},
+        ).assert_ok()
+    assert f"ringfence ban {sweeper} reason=options_sweep" in service.log_text()

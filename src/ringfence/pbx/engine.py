@@ -359,6 +359,11 @@ class SipService:
             # RFC 3261 §8.2: body types and Accept are checked before anything else is done.
             self._answer(key, request, inspected.status, inspected.code, extra=inspected.headers)
         elif request.method == "OPTIONS":
+            # Answered alike for every user (nothing to enumerate); one user after another
+            # from one address is a sweep, and the perimeter bans it.
+            if isinstance(request.uri, SipUri) and request.uri.user:
+                self.perimeter.options(source.host, request.uri.user[:64], self._wall())
+                self._report_guard()
             # RFC 3261 §16.3 step 3 lets the proxy answer an OPTIONS itself; with Max-Forwards
             # at zero it must not go further (RFC 4475 §3.3.11).
             if request.max_forwards == 0 and not addressed_to_server(request):

@@ -58,7 +58,7 @@ def test_init_creates_everything_and_is_idempotent(tmp_path: Path) -> None:
     assert "up to date" in again
     assert (data_dir / "secret").read_bytes() == secret
     report = run_json(data_dir, "init")
-    assert report["schema"] == "0007"
+    assert report["schema"] == "0008"
     assert set(report["tls_hosts"]) >= {"localhost", "127.0.0.1"}
 
 

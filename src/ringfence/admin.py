@@ -19,6 +19,7 @@ from types import TracebackType
 from ringfence.accounts import (
     AccountsService,
     FraudService,
+    GuardService,
     PolicyService,
     RandomSource,
     Tenant,
@@ -118,6 +119,7 @@ class Admin:
         self.accounts = AccountsService(store, actor=actor, clock=clock, random=random)
         self.policy = PolicyService(store, actor=actor, clock=clock)
         self.fraud = FraudService(store, actor=actor, clock=clock)
+        self.guard = GuardService(store, actor=actor, clock=clock)
 
     def close(self) -> None:
         self._store.close()

@@ -28,7 +28,7 @@ from typing import Any
 import structlog
 from prometheus_client import start_http_server
 
-from ringfence.accounts import Directory, Tenant, TenantId, normalise_host, unknown_password_ha1s
+from ringfence.accounts import Directory, Tenant, TenantId, unknown_password_ha1s
 from ringfence.app_fraud import FraudResponder, seed_baselines
 from ringfence.config import Settings
 from ringfence.fraud import Detector, Response, UsageLedger, periods
@@ -173,6 +173,8 @@ def configure_logging(log_format: str) -> None:
 # reference counting frees them. Young generations are still collected as usual, which catches
 # nearly every cycle; the full pass runs on a schedule instead, and is logged with its duration.
 FULL_COLLECTION_EVERY = 600.0  # seconds
+BANS_SYNC = 2.0  # seconds between a node's syncs of its bans with the store
+BANS_REMEMBERED = 8 * 86400.0  # a lapsed ban still counts toward its address's ladder
 _NEVER = 2**31 - 1
 SWITCH_INTERVAL = 0.001  # seconds
 
@@ -351,7 +353,11 @@ async def start_service(settings: Settings) -> RunningService:
             GuardSettings(allow=settings.guard_allow), fingerprints=shipped_fingerprints()
         ),
     )
-    service.perimeter.set_trunks(_trunk_hosts(directory_box[0]))
+    service.perimeter.set_trunks(*directory_box[0].trunk_sources())
+    # Bans from before a restart and from the other nodes; lapsed ones keep their ladder.
+    service.perimeter.bans.merge(
+        store.load_bans(since=sources.now() - BANS_REMEMBERED), sources.now()
+    )
     router.on_auth = service.auth_seen
     holder.append(service)
     responder = FraudResponder(
@@ -396,7 +402,7 @@ async def start_service(settings: Settings) -> RunningService:
                     directory = await persistence.call(store.load_directory)
                     previous, directory_box[0] = directory_box[0], directory
                     holds_box[0] = _hold_detector(detector, directory, holds_box[0])
-                    service.perimeter.set_trunks(_trunk_hosts(directory))
+                    service.perimeter.set_trunks(*directory.trunk_sources())
                     # A removed extension is reached no more, even by its registered phones, nor
                     # one whose password changed (an admin, a reset on containment) by the
                     # phones that registered with the old one.
@@ -470,8 +476,33 @@ async def start_service(settings: Settings) -> RunningService:
             calls.ledger.set_others(others)
             since = now - USAGE_STALE
 
+    async def share_bans() -> None:
+        # Every BANS_SYNC seconds: this node's new bans and lifts go to the store, and every
+        # ban changed since (by any node, or an operator's `bans add|remove`) comes back.
+        since = sources.now() - BANS_SYNC
+        syncs = 0
+        while not stop.is_set():
+            await asyncio.sleep(BANS_SYNC)
+            syncs += 1
+            now = sources.now()
+            pending = service.perimeter.bans.take_pending()
+            try:
+                changed = await persistence.call(
+                    store.sync_bans, bans=pending, now=now, since=since
+                )
+            except Exception as error:
+                service.perimeter.bans.give_back(pending)
+                log.warning("ban_sync_failed", error=str(error))
+                continue
+            service.perimeter.bans.merge(changed, sources.now())
+            if syncs % 30 == 0:
+                service.perimeter.bans.expire(sources.now())
+            # A margin for the other nodes' clocks and for their commits still in flight.
+            since = now - 5 * BANS_SYNC
+
     loops = {
         loop.create_task(share_usage()),
+        loop.create_task(share_bans()),
         loop.create_task(reload_directory()),
         loop.create_task(prune()),
         loop.create_task(watch_calls()),
@@ -542,15 +573,6 @@ def _hold_detector(
             if (tenant_id, ext) not in still:
                 detector.release(tenant_id, ext or None)
     return now
-
-
-def _trunk_hosts(directory: Directory) -> frozenset[str]:
-    """The trunks' addresses: known-good sources that keep a share of the node under a flood."""
-    return frozenset(
-        normalise_host(t.host) or t.host.lower()
-        for tenant in directory.tenants()
-        for t in directory.trunks(tenant.id)
-    )
 
 
 def _new_credentials(before: Directory, after: Directory) -> list[tuple[TenantId, str]]:

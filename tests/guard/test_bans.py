@@ -142,7 +142,7 @@ def test_remove_lifts_a_ban_and_forgets_the_offences() -> None:
     bans.offend(ATTACKER, 0.0, "brute_force")
     second = bans.offend(ATTACKER, 700.0, "brute_force")
     assert second.until - second.since == HOUR
-    assert bans.remove(ATTACKER) is True
+    assert bans.remove(ATTACKER, 0.0) is True
     assert bans.banned(ATTACKER, 701.0) is None
     fresh = bans.offend(ATTACKER, 800.0, "brute_force")
     assert fresh.until - fresh.since == 600.0
@@ -152,13 +152,13 @@ def test_remove_lifts_a_ban_and_forgets_the_offences() -> None:
 def test_remove_lifts_a_network_ban() -> None:
     bans = BanList()
     bans.add("203.0.113.0/24", 0.0, duration=None, reason="manual")
-    assert bans.remove("203.0.113.0/24") is True
+    assert bans.remove("203.0.113.0/24", 0.0) is True
     assert bans.banned("203.0.113.9", 1.0) is None
 
 
 @pytest.mark.parametrize("target", [ATTACKER, "203.0.113.0/24"])
 def test_remove_says_when_there_was_nothing_to_lift(target: str) -> None:
-    assert BanList().remove(target) is False
+    assert BanList().remove(target, 0.0) is False
 
 
 def test_an_ipv4_mapped_offender_is_banned_as_its_ipv4_address() -> None:
@@ -172,7 +172,7 @@ def test_an_operator_ban_given_ipv4_mapped_bans_the_ipv4_address() -> None:
     bans = BanList()
     bans.add("::ffff:203.0.113.5", 0.0, duration=None, reason="manual")
     assert bans.banned("203.0.113.5", 1.0) is not None
-    assert bans.remove("::ffff:203.0.113.5") is True
+    assert bans.remove("::ffff:203.0.113.5", 0.0) is True
     assert bans.banned("203.0.113.5", 2.0) is None
 
 
@@ -271,38 +271,100 @@ def test_an_operator_ban_with_host_bits_is_refused_not_widened() -> None:
     assert bans.banned("10.200.0.1", 1.0) is None
 
 
-def test_load_replaces_the_bans_with_the_shared_list() -> None:
+def test_merge_takes_on_the_bans_of_other_nodes_and_keeps_its_own() -> None:
     bans = BanList()
-    bans.offend(ATTACKER, 0.0, "brute_force")
-    bans.add("192.0.2.0/24", 0.0, duration=None, reason="manual")
+    mine = bans.offend(ATTACKER, 0.0, "brute_force")
     shared = [
         Ban(network="203.0.113.5/32", since=0.0, until=DAY, reason="scanner", offences=1),
         Ban(network="2001:db8::/64", since=0.0, until=math.inf, reason="manual"),
         Ban(network="198.18.0.9/32", since=0.0, until=50.0, reason="flood"),  # lapsed
     ]
-    bans.load(shared, 100.0)
+    bans.merge(shared, 100.0)
     assert bans.banned("203.0.113.5", 100.0) == shared[0]
     assert bans.banned("2001:db8::abcd", 100.0) == shared[1]
     assert bans.banned("198.18.0.9", 100.0) is None
-    assert bans.banned(ATTACKER, 100.0) is None  # not in the shared list any more
-    assert bans.banned("192.0.2.1", 100.0) is None
-    assert bans.active(100.0) == [shared[1], shared[0]]
+    assert bans.banned(ATTACKER, 100.0) == mine
+    assert bans.active(100.0) == [shared[1], shared[0], mine]
 
 
-def test_load_keeps_the_ladder_where_the_shared_ban_left_it() -> None:
+def test_merge_keeps_the_longer_of_two_bans_of_one_address() -> None:
+    bans = BanList()
+    mine = bans.offend(ATTACKER, 0.0, "brute_force")  # ten minutes
+    longer = Ban(network=f"{ATTACKER}/32", since=0.0, until=DAY, reason="scanner", offences=4)
+    bans.merge([longer], 1.0)
+    assert bans.banned(ATTACKER, 700.0) == longer
+    bans.merge([mine], 2.0)  # this node's own ban, back from the store
+    assert bans.banned(ATTACKER, 700.0) == longer
+
+
+def test_merge_keeps_the_ladder_where_the_shared_ban_left_it() -> None:
     bans = BanList()
     shared = Ban(network="203.0.113.5/32", since=0.0, until=DAY, reason="scanner", offences=3)
-    bans.load([shared], 0.0)
+    bans.merge([shared], 0.0)
     next_ban = bans.offend("203.0.113.5", DAY + 10.0, "scanner")
     assert next_ban.offences == 4
     assert next_ban.until - next_ban.since == DAY
 
 
+def test_a_lapsed_ban_from_the_store_still_counts_toward_the_ladder() -> None:
+    # After a restart the store's lapsed ban is all that is left of the address's history.
+    bans = BanList()
+    lapsed = Ban(network=f"{ATTACKER}/32", since=0.0, until=600.0, reason="flood", offences=2)
+    bans.merge([lapsed], HOUR)
+    assert bans.banned(ATTACKER, HOUR) is None
+    assert bans.offend(ATTACKER, HOUR, "flood").offences == 3
+
+
+def test_a_ban_lifted_elsewhere_goes_and_its_offences_with_it() -> None:
+    bans = BanList()
+    bans.offend(ATTACKER, 0.0, "brute_force")
+    bans.offend(ATTACKER, 700.0, "brute_force")
+    lift = Ban(network=f"{ATTACKER}/32", since=800.0, until=800.0, reason="lifted", lifted=True)
+    bans.merge([lift], 801.0)
+    assert bans.banned(ATTACKER, 801.0) is None
+    assert bans.offend(ATTACKER, 900.0, "brute_force").offences == 1
+
+
+def test_a_lift_older_than_a_new_ban_here_leaves_the_ban() -> None:
+    bans = BanList()
+    lift = Ban(network=f"{ATTACKER}/32", since=50.0, until=50.0, reason="lifted", lifted=True)
+    ban = bans.offend(ATTACKER, 100.0, "scanner")
+    bans.merge([lift], 101.0)
+    assert bans.banned(ATTACKER, 101.0) == ban
+
+
+def test_a_lifted_network_ban_goes() -> None:
+    bans = BanList()
+    bans.merge([Ban(network="192.0.2.0/24", since=0.0, until=math.inf, reason="manual")], 0.0)
+    assert bans.banned("192.0.2.9", 1.0) is not None
+    lift = Ban(network="192.0.2.0/24", since=5.0, until=5.0, reason="lifted", lifted=True)
+    bans.merge([lift], 6.0)
+    assert bans.banned("192.0.2.9", 6.0) is None
+
+
+def test_pending_holds_what_this_node_decided_until_taken() -> None:
+    bans = BanList()
+    first = bans.offend(ATTACKER, 0.0, "brute_force")
+    manual = bans.add("192.0.2.0/24", 0.0, duration=HOUR, reason="manual")
+    bans.remove("198.18.0.1", 1.0)
+    pending = bans.take_pending()
+    assert first in pending and manual in pending
+    assert any(b.lifted and b.network == "198.18.0.1/32" for b in pending)
+    assert bans.take_pending() == []
+    # The store was down: handed back, shared next time, and a newer decision wins.
+    bans.give_back(pending)
+    second = bans.offend(ATTACKER, 700.0, "brute_force")
+    bans.give_back([first])
+    again = bans.take_pending()
+    assert second in again and first not in again
+    assert len(again) == 3
+
+
 def test_offences_behind_a_lifted_permanent_ban_are_forgotten_after_forget_after() -> None:
     bans = BanList(forget_after=DAY)
     permanent = Ban(network=f"{ATTACKER}/32", since=0.0, until=math.inf, reason="manual")
-    bans.load([permanent], 0.0)
-    bans.load([], 10.0)  # lifted on another node
+    bans.merge([permanent], 0.0)
+    bans.remove(ATTACKER, 10.0)
     bans.expire(30 * DAY)
     ban = bans.offend(ATTACKER, 30 * DAY, "brute_force")
     assert ban.until - ban.since == 600.0

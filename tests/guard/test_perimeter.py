@@ -312,6 +312,15 @@ def test_a_scanner_user_agent_bans_its_source(user_agent: str) -> None:
     assert p.admit(PHONE, OPTIONS, 1.0) is Verdict.ADMIT
 
 
+def test_a_scanners_options_is_answered_once_and_its_source_banned() -> None:
+    # A network scan (svmap) sees a server at the address, which then goes dark.
+    p = Perimeter(fingerprints=shipped_fingerprints())
+    assert p.scanner(ATTACKER, "friendly-scanner", None, 0.0, method="OPTIONS") is False
+    assert [e.kind for e in p.drain()] == ["scanner"]
+    assert p.admit(ATTACKER, OPTIONS, 0.5) is Verdict.DROP
+    assert p.scanner(ATTACKER, "friendly-scanner", None, 0.0, method="REGISTER") is True
+
+
 def test_a_scanner_named_in_the_from_display_bans_its_source() -> None:
     p = Perimeter(fingerprints=shipped_fingerprints())
     assert p.scanner(ATTACKER, "Asterisk PBX", "SIPVicious", 0.0) is True

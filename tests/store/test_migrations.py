@@ -27,6 +27,7 @@ TABLES = {
     "high_risk_ranges",
     "usage_limits",
     "meta",
+    "bans",
     "alembic_version",
 }
 
@@ -41,7 +42,7 @@ def test_migrate_builds_every_table_from_empty(db_url: str) -> None:
             store.check_schema()
         first = store.migrate()
         assert first.before is None
-        assert first.after == "0007"
+        assert first.after == "0008"
         assert first.changed
         store.check_schema()
         assert store.revision() == 0
@@ -55,7 +56,7 @@ def test_migrate_builds_every_table_from_empty(db_url: str) -> None:
 
 def test_migrate_again_changes_nothing(store: Store) -> None:
     again = store.migrate()
-    assert (again.before, again.after, again.changed) == ("0007", "0007", False)
+    assert (again.before, again.after, again.changed) == ("0008", "0008", False)
 
 
 def test_migrations_match_the_table_classes(store: Store, db_url: str) -> None:
@@ -84,6 +85,7 @@ def test_migrations_ship_inside_the_package() -> None:
         "0005_fraud_incidents.py",
         "0006_shared_usage.py",
         "0007_reset_password_on_contain.py",
+        "0008_perimeter.py",
     ]
 
 
@@ -111,6 +113,7 @@ def test_upgrading_an_existing_database_keeps_its_tenants(db_url: str) -> None:
         engine.dispose()
     with Store.open(db_url) as store:
         migration = store.migrate()
-        assert (migration.before, migration.after) == ("0001", "0007")
+        assert (migration.before, migration.after) == ("0001", "0008")
         (tenant,) = store.load_directory().tenants()
         assert (tenant.name, tenant.country, tenant.timezone) == ("acme", "US", "UTC")
+        assert tenant.allow_from == ()  # an upgraded tenant's phones may still come from anywhere

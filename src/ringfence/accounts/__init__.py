@@ -6,6 +6,7 @@ Later issues add users, roles and permissions, PINs and TOTP.
 
 from ringfence.accounts.directory import Directory
 from ringfence.accounts.fraud_admin import FraudService, check_email, check_pin, pin_realm
+from ringfence.accounts.guard_admin import AclView, GuardService, parse_duration
 from ringfence.accounts.model import (
     TRUNK_TRANSPORTS,
     AuditEntry,
@@ -58,12 +59,14 @@ __all__ = [
     "AccountsService",
     "AccountsStore",
     "AccountsUnitOfWork",
+    "AclView",
     "AuditEntry",
     "DemoAccounts",
     "Directory",
     "Extension",
     "FraudService",
     "FraudUnitOfWork",
+    "GuardService",
     "IssuedCredentials",
     "PhoneNumber",
     "PolicyCheck",
@@ -83,6 +86,7 @@ __all__ = [
     "normalise_domain",
     "normalise_e164",
     "normalise_host",
+    "parse_duration",
     "parse_host_port",
     "parse_setting",
     "pin_realm",

@@ -17,6 +17,7 @@ from ringfence.accounts.rules import normalise_host
 from ringfence.fraud.events import Response
 from ringfence.fraud.incidents import Hold
 from ringfence.fraud.limits import SAFE_DEFAULTS, Limits
+from ringfence.guard.model import Network, in_networks, parse_network
 from ringfence.policy.book import PolicyBook
 
 __all__ = ["Directory"]
@@ -35,12 +36,14 @@ class Directory:
         "_by_domain",
         "_extensions",
         "_holds",
+        "_networks",
         "_numbers",
         "_numbers_of",
         "_policy",
         "_revision",
         "_tenants",
         "_trunk_by_source",
+        "_trunk_networks",
         "_trunks",
         "_usage_limits",
     )
@@ -51,6 +54,8 @@ class Directory:
     _extensions: Mapping[TenantId, Mapping[str, Extension]]
     _trunks: Mapping[TenantId, tuple[Trunk, ...]]
     _trunk_by_source: Mapping[str, Trunk]
+    _trunk_networks: tuple[tuple[Network, Trunk], ...]
+    _networks: Mapping[tuple[int, str], tuple[Network, ...]]
     _numbers: Mapping[str, PhoneNumber]
     _numbers_of: Mapping[TenantId, tuple[PhoneNumber, ...]]
     _policy: PolicyBook
@@ -78,6 +83,24 @@ class Directory:
         for trunk in sorted(trunks, key=lambda t: t.id):
             trunks_of.setdefault(trunk.tenant_id, []).append(trunk)
             by_source.setdefault(normalise_host(trunk.host) or trunk.host.lower(), trunk)
+        trunk_networks = tuple(
+            (parse_network(net), trunk)
+            for ts in trunks_of.values()
+            for trunk in ts
+            for net in trunk.allow_from
+        )
+        # Source ACLs, parsed once: the tenant's under "", an extension's under its name.
+        networks: dict[tuple[int, str], tuple[Network, ...]] = {
+            (t.id, ""): tuple(parse_network(n) for n in t.allow_from)
+            for t in tenant_list
+            if t.allow_from
+        }
+        for tenant_id, exts in extensions_of.items():
+            for ext, extension in exts.items():
+                if extension.allow_from:
+                    networks[(tenant_id, ext)] = tuple(
+                        parse_network(n) for n in extension.allow_from
+                    )
         number_list = sorted(numbers, key=lambda n: n.e164)
         numbers_of: dict[TenantId, list[PhoneNumber]] = {}
         for number in number_list:
@@ -91,6 +114,8 @@ class Directory:
             ),
             "_trunks": MappingProxyType({tid: tuple(ts) for tid, ts in trunks_of.items()}),
             "_trunk_by_source": MappingProxyType(by_source),
+            "_trunk_networks": trunk_networks,
+            "_networks": MappingProxyType(networks),
             "_numbers": MappingProxyType({n.e164: n for n in number_list}),
             "_numbers_of": MappingProxyType({tid: tuple(ns) for tid, ns in numbers_of.items()}),
             "_policy": policy if policy is not None else PolicyBook(),
@@ -176,12 +201,30 @@ class Directory:
         return self._trunks.get(tenant_id, ())
 
     def trunk_for_source(self, host: str) -> Trunk | None:
-        """The trunk whose host is ``host``: a request from there belongs to its tenant.
+        """The trunk whose host is ``host``, or one of whose accepted networks (``acl set
+        --trunk``) holds it: a request from there belongs to its tenant.
 
-        Literal comparison only (case-insensitive names, canonical IP literals); nothing is
+        Host comparison is literal (case-insensitive names, canonical IP literals); nothing is
         resolved, so a trunk given by name matches only a source written the same way.
         """
         found = self._trunk_by_source.get(host.lower())
         if found is None and (key := normalise_host(host)) is not None:
             found = self._trunk_by_source.get(key)
+        if found is None and self._trunk_networks:
+            for net, trunk in self._trunk_networks:
+                if in_networks(host, (net,)):
+                    return trunk
         return found
+
+    def trunk_sources(self) -> tuple[frozenset[str], tuple[Network, ...]]:
+        """Every trunk's host and accepted networks: known-good sources for the perimeter."""
+        hosts = frozenset(
+            normalise_host(t.host) or t.host.lower() for ts in self._trunks.values() for t in ts
+        )
+        return hosts, tuple(net for net, _ in self._trunk_networks)
+
+    def may_connect_from(self, tenant_id: TenantId, ext: str, host: str) -> bool:
+        """Whether the extension's phones may register and call from ``host``: inside its own
+        networks if it has any, else the tenant's, else from anywhere."""
+        networks = self._networks.get((tenant_id, ext)) or self._networks.get((tenant_id, ""))
+        return networks is None or in_networks(host, networks)

@@ -47,6 +47,8 @@ class Tenant:
     encryption_required: bool = False
     country: str = "US"
     timezone: str = "UTC"
+    #: Networks (CIDR, canonical) its phones may register and call from; empty: anywhere.
+    allow_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,6 +70,8 @@ class Extension:
     #: The PIN, as HA1 values for the realm ``pin.<domain>`` (empty when none is set).
     pin_ha1_md5: str = field(default="", repr=False)
     pin_ha1_sha256: str = field(default="", repr=False)
+    #: Networks this extension's phones may register and call from; empty: the tenant's.
+    allow_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,6 +95,8 @@ class Trunk:
     transport: str
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    #: Networks its requests are accepted from (a carrier's signalling ranges); empty: ``host``.
+    allow_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

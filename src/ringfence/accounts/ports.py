@@ -14,6 +14,7 @@ from typing import Protocol
 from ringfence.accounts.model import AuditEntry, Extension, PhoneNumber, Tenant, TenantId, Trunk
 from ringfence.fraud.incidents import Incident
 from ringfence.fraud.limits import Limits
+from ringfence.guard.model import Ban
 from ringfence.policy.book import PolicyBook
 from ringfence.policy.model import BlockTreatment, CallerBlock, PolicySettings
 from ringfence.policy.tables import HighRiskRange, HighRiskRanges, Rate
@@ -165,6 +166,22 @@ class AccountsUnitOfWork(PolicyUnitOfWork, FraudUnitOfWork, Protocol):
     ) -> PhoneNumber: ...
 
     def remove_number(self, tenant_id: TenantId, e164: str) -> None: ...
+
+    def set_allow_from(
+        self,
+        tenant_id: TenantId,
+        networks: tuple[str, ...],
+        *,
+        ext: str | None = None,
+        trunk: str | None = None,
+    ) -> None: ...
+
+    def active_bans(self, now: float) -> list[Ban]: ...
+
+    def put_ban(self, ban: Ban, now: float) -> None: ...
+
+    def lift_ban(self, network: str, now: float) -> Ban | None:
+        """Lift the ban on the network (canonical form); the ban that was in force, if any."""
 
     # -- audit ----------------------------------------------------------------------------
     def record(self, entry: AuditEntry) -> None: ...

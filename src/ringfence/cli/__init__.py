@@ -21,7 +21,7 @@ import typer
 from ringfence.cli import setup  # noqa: F401
 
 # isort: split
-from ringfence.cli import accounts, activity, fraud, policy, sip_tools  # noqa: F401
+from ringfence.cli import accounts, activity, fraud, guard, policy, sip_tools  # noqa: F401
 from ringfence.cli.common import app
 
 __all__ = ["app", "main"]

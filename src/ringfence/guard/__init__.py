@@ -6,8 +6,16 @@ sweeps, scanner fingerprints (:class:`Fingerprints`, shipped in ``guard/data/sca
 and floods. :class:`BanList` holds the bans, growing with each offence.
 """
 
-from ringfence.guard.bans import DEFAULT_LADDER, Ban, BanList, parse_network, plain_address
+from ringfence.guard.bans import DEFAULT_LADDER, BanList
 from ringfence.guard.counters import Buckets, Window
+from ringfence.guard.model import (
+    Ban,
+    Network,
+    check_networks,
+    in_networks,
+    parse_network,
+    plain_address,
+)
 from ringfence.guard.perimeter import GuardEvent, GuardSettings, Perimeter, Verdict
 from ringfence.guard.scanners import Fingerprints, shipped_fingerprints
 
@@ -19,9 +27,12 @@ __all__ = [
     "Fingerprints",
     "GuardEvent",
     "GuardSettings",
+    "Network",
     "Perimeter",
     "Verdict",
     "Window",
+    "check_networks",
+    "in_networks",
     "parse_network",
     "plain_address",
     "shipped_fingerprints",

@@ -4,61 +4,24 @@ A ban grows with each offence of the same address (the ladder), and the offences
 once the address stays clean for ``forget_after``. Looking an address up happens for every
 packet, so a ban of one address is a dictionary lookup; network bans (an operator's
 ``bans add 203.0.113.0/24``) are few and are scanned after it.
+
+Every node shares its bans through the store: what this node decided waits in
+:meth:`BanList.take_pending` for the next sync, and what the store holds (other nodes' bans, an
+operator's, the lifting of one) comes back through :meth:`BanList.merge`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from collections.abc import Iterable
+from ipaddress import ip_address, ip_network
 
-__all__ = ["DEFAULT_LADDER", "Ban", "BanList", "parse_network", "plain_address"]
+from ringfence.guard.model import Ban, Network, parse_network, plain_address
+
+__all__ = ["DEFAULT_LADDER", "BanList"]
 
 #: Ten minutes, an hour, six hours, a day, a week.
 DEFAULT_LADDER: tuple[float, ...] = (600.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0)
-
-Network = IPv4Network | IPv6Network
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Ban:
-    network: str  # "203.0.113.5/32", "2001:db8::/64"
-    since: float  # wall-clock seconds
-    until: float  # ``math.inf`` for a ban without end
-    reason: str  # auth_failures, scanner, enumeration, flood, manual, ...
-    offences: int = 1
-
-    def active(self, now: float) -> bool:
-        return now < self.until
-
-    @property
-    def address(self) -> str:
-        """The banned address, or the network when it is more than one."""
-        net = ip_network(self.network)
-        return str(net.network_address) if net.num_addresses == 1 else self.network
-
-
-def parse_network(text: str) -> Network:
-    """``ADDRESS`` or ``ADDRESS/PREFIX`` (host bits set are an error, not a silent widening);
-    an IPv4-mapped IPv6 address is its IPv4 address. Raises ``ValueError`` saying what to fix."""
-    text = text.strip()
-    if "/" not in text:
-        return ip_network(plain_address(text))
-    address, _, prefix = text.partition("/")
-    try:
-        return ip_network(f"{plain_address(address)}/{prefix}", strict=True)
-    except ValueError as error:
-        raise ValueError(f"{text!r} is not a network: {error}") from None
-
-
-def plain_address(address: str) -> str:
-    """An address as the bans key it: brackets off, an IPv4-mapped IPv6 address as IPv4."""
-    try:
-        parsed = ip_address(address.strip("[]"))
-    except ValueError:
-        raise ValueError(f"{address!r} is not an IP address") from None
-    mapped = getattr(parsed, "ipv4_mapped", None)
-    return str(mapped or parsed)
 
 
 class BanList:
@@ -80,6 +43,8 @@ class BanList:
         self._networks: dict[Network, Ban] = {}  # more than one address
         #: address -> (offences, when the last ended): what the next ban of it starts from.
         self._history: dict[str, tuple[int, float]] = {}
+        #: Bans (and lifts) decided here since the last sync, by network.
+        self._pending: dict[str, Ban] = {}
 
     # -- lookups, on every packet ----------------------------------------------------------------
 
@@ -130,6 +95,7 @@ class BanList:
         )
         self._hosts[host] = ban
         self._remember(host, offences, until)
+        self._pending[ban.network] = ban
         return ban
 
     def add(self, network: str, now: float, *, duration: float | None, reason: str) -> Ban:
@@ -137,38 +103,50 @@ class BanList:
         net = parse_network(network)
         until = math.inf if duration is None else now + duration
         ban = Ban(network=str(net), since=now, until=until, reason=reason)
-        if net.num_addresses == 1:
-            self._hosts[str(net.network_address)] = ban
-        else:
-            self._networks[net] = ban
+        self._put(net, ban)
+        self._pending[ban.network] = ban
         return ban
 
-    def remove(self, network: str) -> bool:
+    def remove(self, network: str, now: float) -> bool:
         """Lift a ban (and forget the address's offences). Whether there was one."""
         net = parse_network(network)
-        if net.num_addresses == 1:
-            host = str(net.network_address)
-            self._history.pop(host, None)
-            return self._hosts.pop(host, None) is not None
-        return self._networks.pop(net, None) is not None
+        self._pending[str(net)] = Ban(
+            network=str(net), since=now, until=now, reason="lifted", lifted=True
+        )
+        return self._lift(net)
 
-    def load(self, bans: list[Ban], now: float) -> None:
-        """Take on bans decided elsewhere (another node, or before a restart): the store's
-        list replaces the shared part of ours, the history of offences is kept."""
-        hosts: dict[str, Ban] = {}
-        networks: dict[Network, Ban] = {}
+    def merge(self, bans: Iterable[Ban], now: float) -> None:
+        """Take on bans decided elsewhere (another node, an operator, this node before a
+        restart). A ban in force here stays at least as long as it was; a lifted ban goes
+        unless this node banned the address again since; a lapsed one still counts toward the
+        ladder of its address."""
         for ban in bans:
+            net = ip_network(ban.network)
+            single = net.num_addresses == 1
+            host = str(net.network_address)
+            current = self._hosts.get(host) if single else self._networks.get(net)
+            if ban.lifted:
+                if current is None or current.since <= ban.until:
+                    self._lift(net)
+                continue
+            if single:
+                offences, last = self._history.get(host, (0, -math.inf))
+                self._remember(host, max(offences, ban.offences), max(last, ban.until))
             if not ban.active(now):
                 continue
-            net = ip_network(ban.network)
-            if net.num_addresses == 1:
-                host = str(net.network_address)
-                hosts[host] = ban
-                offences, _ = self._history.get(host, (0, -math.inf))
-                self._remember(host, max(offences, ban.offences), ban.until)
-            else:
-                networks[net] = ban
-        self._hosts, self._networks = hosts, networks
+            if current is None or not current.active(now) or current.until < ban.until:
+                self._put(net, ban)
+
+    def take_pending(self) -> list[Ban]:
+        """The bans and lifts decided here since the last call, for the store."""
+        pending = list(self._pending.values())
+        self._pending.clear()
+        return pending
+
+    def give_back(self, bans: Iterable[Ban]) -> None:
+        """Pending bans the store could not take: shared at the next sync (newer ones win)."""
+        for ban in bans:
+            self._pending.setdefault(ban.network, ban)
 
     def active(self, now: float) -> list[Ban]:
         """Every ban in force, longest-lasting first."""
@@ -191,6 +169,19 @@ class BanList:
         return len(self._hosts) + len(self._networks)
 
     # -- inside ----------------------------------------------------------------------------------
+
+    def _put(self, net: Network, ban: Ban) -> None:
+        if net.num_addresses == 1:
+            self._hosts[str(net.network_address)] = ban
+        else:
+            self._networks[net] = ban
+
+    def _lift(self, net: Network) -> bool:
+        if net.num_addresses == 1:
+            host = str(net.network_address)
+            self._history.pop(host, None)
+            return self._hosts.pop(host, None) is not None
+        return self._networks.pop(net, None) is not None
 
     def _lapse(self, host: str, ban: Ban) -> None:
         del self._hosts[host]

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from ipaddress import ip_address
 
-from ringfence.guard.bans import DEFAULT_LADDER, Ban, BanList, parse_network, plain_address
+from ringfence.guard.bans import DEFAULT_LADDER, BanList
 from ringfence.guard.counters import Buckets, Window
+from ringfence.guard.model import Ban, Network, in_networks, parse_network, plain_address
 from ringfence.guard.scanners import Fingerprints
 
 __all__ = ["GuardEvent", "GuardSettings", "Perimeter", "Verdict"]
@@ -110,6 +111,7 @@ class Perimeter:
         )
         self._known: OrderedDict[str, float] = OrderedDict()  # address -> known until
         self._trunks: frozenset[str] = frozenset()
+        self._trunk_networks: tuple[Network, ...] = ()
         self._probing: OrderedDict[str, _Seen] = OrderedDict()
         self._sweeping: OrderedDict[str, _Seen] = OrderedDict()
         self._walking: OrderedDict[str, _Seen] = OrderedDict()
@@ -150,16 +152,27 @@ class Perimeter:
     # -- after parsing ---------------------------------------------------------------------------
 
     def scanner(
-        self, host: str, user_agent: str | None, from_display: str | None, now: float
+        self,
+        host: str,
+        user_agent: str | None,
+        from_display: str | None,
+        now: float,
+        *,
+        method: str = "",
     ) -> bool:
-        """Whether a request names a scanner: if so its source is banned (and it is dropped)."""
+        """Whether a request naming a scanner is dropped; its source is banned either way.
+
+        An OPTIONS is the exception: it is answered as any OPTIONS is (an open port shows a
+        server to any scan anyway), and everything after it from there is dropped. A network
+        scan thus reports a server whose address then goes dark to every tool that follows.
+        """
         if self._allowed(host):
             return False
         tool = self.fingerprints.match(user_agent, from_display)
         if tool is None:
             return False
         self._ban(host, now, "scanner", f"{tool} (User-Agent {user_agent or '-'!r})")
-        return True
+        return method != "OPTIONS"
 
     def auth_failed(self, host: str, tenant_id: int | None, ext: str | None, now: float) -> None:
         """A wrong password (or an unknown user: the same to anyone outside) from ``host``."""
@@ -231,11 +244,16 @@ class Perimeter:
         """A trunk, or an address where a phone authenticated lately."""
         if host in self._trunks:
             return True
+        if self._trunk_networks and in_networks(host, self._trunk_networks):
+            return True
         until = self._known.get(host)
         return until is not None and now < until
 
-    def set_trunks(self, hosts: frozenset[str]) -> None:
+    def set_trunks(self, hosts: frozenset[str], networks: tuple[Network, ...] = ()) -> None:
+        """The trunks' hosts and accepted networks: known-good, they keep a share under a
+        flood."""
         self._trunks = hosts
+        self._trunk_networks = networks
 
     def drain(self) -> list[GuardEvent]:
         """What happened since the last call, for the shell to log and pass on."""

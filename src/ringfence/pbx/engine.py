@@ -215,17 +215,22 @@ class SipService:
             self._wire.send(response, source, ignore)
 
     def _scanner(self, request: Request, source: Peer) -> bool:
-        """A request naming a scanner is dropped unanswered, and its source banned."""
+        """A request naming a scanner is dropped unanswered (an OPTIONS excepted: see
+        :meth:`Perimeter.scanner`), and its source banned."""
         try:
             display = request.from_.display_name
         except ParseError:
             display = None
         found = self.perimeter.scanner(
-            source.host, request.headers.get("user-agent"), display, self._wall()
+            source.host,
+            request.headers.get("user-agent"),
+            display,
+            self._wall(),
+            method=request.method,
         )
+        self._report_guard()
         if found:
             self._metrics.guard_drops.labels("scanner").inc()
-            self._report_guard()
         return found
 
     def auth_seen(self, request: Request, source: Peer, outcome: Authenticated | Refused) -> None:
@@ -395,7 +400,7 @@ class SipService:
             # RFC 4475 §3.3.4: the address-of-record must be a SIP or SIPS URI.
             self._answer(key, request, StatusCode.BAD_REQUEST, "aor_not_sip_uri")
             return
-        auth = self._router.authenticate(request, self._wall())
+        auth = self._router.authenticate(request, self._wall(), source.host)
         self.auth_seen(request, source, auth)
         if isinstance(auth, Refused):
             if auth.status == StatusCode.FORBIDDEN and auth.tenant is not None:

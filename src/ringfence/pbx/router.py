@@ -136,7 +136,12 @@ class Router:
             return None
         return directory.tenant_by_domain(uri.host)
 
-    def authenticate(self, request: Request, now: float) -> Authenticated | Refused:
+    def authenticate(
+        self, request: Request, now: float, source: str | None = None
+    ) -> Authenticated | Refused:
+        """Digest authentication in the tenant's realm; then, for a phone that got in from
+        ``source``, its source ACL (``acl set``): from outside it, the right password is
+        refused exactly as a wrong one is, and counts as a failed login."""
         tenant = self.tenant_of(request)
         directory = self.directory()
         if tenant is None:
@@ -144,6 +149,15 @@ class Router:
             return Refused(status=StatusCode.FORBIDDEN, reason="unknown_domain", public=False)
         result = self.authenticator.check(request, tenant, directory, now)
         if result.verdict is AuthVerdict.ACCEPTED and result.extension is not None:
+            if source is not None and not directory.may_connect_from(
+                tenant.id, result.extension.ext, source
+            ):
+                return Refused(
+                    status=StatusCode.FORBIDDEN,
+                    reason="source_not_allowed",
+                    public=False,
+                    tenant=tenant,
+                )
             return Authenticated(tenant=tenant, extension=result.extension)
         if result.verdict in (AuthVerdict.CHALLENGE, AuthVerdict.STALE):
             return Refused(
@@ -165,7 +179,7 @@ class Router:
         trunk = directory.trunk_for_source(source.host)
         if trunk is not None:
             return self._inbound(request, trunk, directory)
-        auth = self.authenticate(request, self.wall_clock())
+        auth = self.authenticate(request, self.wall_clock(), source.host)
         self.on_auth(request, source, auth)
         if isinstance(auth, Refused):
             return auth

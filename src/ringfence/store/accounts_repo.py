@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from ringfence.accounts.directory import Directory
 from ringfence.accounts.model import AuditEntry, Extension, PhoneNumber, Tenant, TenantId, Trunk
 from ringfence.errors import NotFound, SchemaMismatch
+from ringfence.guard.model import Ban
+from ringfence.store import guard_repo
 from ringfence.store.fraud_repo import SqlFraudRepo, load_holds
 from ringfence.store.policy_repo import SqlPolicyRepo, load_policy, load_usage_limits
 from ringfence.store.schema import (
@@ -38,6 +40,7 @@ def _tenant(row: TenantRow) -> Tenant:
         encryption_required=row.encryption_required,
         country=row.country,
         timezone=row.timezone,
+        allow_from=_networks(row.allow_from),
     )
 
 
@@ -51,6 +54,7 @@ def _extension(row: ExtensionRow) -> Extension:
         ha1_sha256=row.ha1_sha256,
         pin_ha1_md5=row.pin_ha1_md5 or "",
         pin_ha1_sha256=row.pin_ha1_sha256 or "",
+        allow_from=_networks(row.allow_from),
     )
 
 
@@ -64,7 +68,12 @@ def _trunk(row: TrunkRow) -> Trunk:
         transport=row.transport,
         username=row.username,
         password=row.password,
+        allow_from=_networks(row.allow_from),
     )
+
+
+def _networks(text: str | None) -> tuple[str, ...]:
+    return tuple(n for n in (text or "").split(",") if n)
 
 
 def _number(row: NumberRow) -> PhoneNumber:
@@ -296,6 +305,43 @@ class SqlAccountsUnitOfWork(SqlPolicyRepo, SqlFraudRepo):
         )
         if getattr(result, "rowcount", 0) == 0:
             raise NotFound(f"no number {e164} in tenant {tenant_id}")
+
+    # -- the perimeter --------------------------------------------------------------------
+
+    def set_allow_from(
+        self,
+        tenant_id: TenantId,
+        networks: tuple[str, ...],
+        *,
+        ext: str | None = None,
+        trunk: str | None = None,
+    ) -> None:
+        """The networks the tenant's phones, one extension's or one trunk's requests may come
+        from (canonical CIDR; empty: anywhere, the tenant's, or the trunk's host)."""
+        row: TenantRow | ExtensionRow | TrunkRow | None
+        if ext is not None:
+            row = self._extension_row(tenant_id, ext)
+        elif trunk is not None:
+            row = self._session.scalar(
+                select(TrunkRow).where(TrunkRow.tenant_id == tenant_id, TrunkRow.name == trunk)
+            )
+        else:
+            row = self._session.get(TenantRow, tenant_id)
+        if row is None:
+            raise NotFound(f"no such {'extension' if ext else 'trunk' if trunk else 'tenant'}")
+        self._write()
+        row.allow_from = ",".join(networks)
+        self._session.flush()
+
+    def active_bans(self, now: float) -> list[Ban]:
+        return guard_repo.active_bans(self._session, now=now)
+
+    def put_ban(self, ban: Ban, now: float) -> None:
+        # Bans are not part of the directory: no revision bump (the nodes sync them apart).
+        guard_repo.put_ban(self._session, ban, now=now)
+
+    def lift_ban(self, network: str, now: float) -> Ban | None:
+        return guard_repo.lift_ban(self._session, network, now=now)
 
     # -- audit ----------------------------------------------------------------------------
 

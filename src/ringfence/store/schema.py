@@ -27,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "AuditRow",
+    "BanRow",
     "Base",
     "BindingRow",
     "CallRecordRow",
@@ -79,6 +80,8 @@ class TenantRow(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     #: A containment of one of its extensions also resets that extension's SIP password.
     reset_password_on_contain: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: Networks its phones may register and call from (comma-separated CIDR; empty: anywhere).
+    allow_from: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class ExtensionRow(Base):
@@ -95,6 +98,8 @@ class ExtensionRow(Base):
     # The PIN, as digest HA1 values for the realm "pin.<domain>" (the fraud guard's step-up).
     pin_ha1_md5: Mapped[str | None] = mapped_column(String(32), nullable=True)
     pin_ha1_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Networks this extension's phones may use; empty: the tenant's.
+    allow_from: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class TrunkRow(Base):
@@ -116,6 +121,8 @@ class TrunkRow(Base):
     # Kept usable to answer the gateway's challenges; encrypted at rest with the privacy issue.
     password: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[float] = mapped_column(Double)
+    #: Networks its requests are accepted from; empty: its host alone.
+    allow_from: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class NumberRow(Base):
@@ -403,3 +410,22 @@ class UsageNodeRow(Base):
     key: Mapped[str] = mapped_column(String(96), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     at: Mapped[float] = mapped_column(Double)
+
+
+class BanRow(Base):
+    """A ban every node enforces: an address (``/32``, ``/128``) or an operator's network.
+
+    ``until`` NULL is a ban without end. ``lifted``: an operator removed it at ``until``; the row
+    stays a while so that every node drops the ban and none brings it back. ``updated_at`` lets
+    a node read only what changed since its last sync.
+    """
+
+    __tablename__ = "bans"
+
+    network: Mapped[str] = mapped_column(String(64), primary_key=True)
+    since: Mapped[float] = mapped_column(Double)
+    until: Mapped[float | None] = mapped_column(Double, nullable=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    offences: Mapped[int] = mapped_column(Integer)
+    lifted: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[float] = mapped_column(Double, index=True)

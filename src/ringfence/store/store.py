@@ -17,7 +17,8 @@ from ringfence.accounts.directory import Directory
 from ringfence.accounts.model import AuditEntry, TenantId
 from ringfence.errors import Conflict, InvalidInput, NotFound, SchemaMismatch
 from ringfence.fraud.events import Response
-from ringfence.store import activity, fraud_repo, usage_repo
+from ringfence.guard.model import Ban
+from ringfence.store import activity, fraud_repo, guard_repo, usage_repo
 from ringfence.store.accounts_repo import SqlAccountsUnitOfWork, load_directory, read_revision
 from ringfence.store.database import Database
 from ringfence.store.fraud_repo import Notice, OutboxEntry, Recorded
@@ -260,6 +261,17 @@ class Store:
     def lift_pin_hold(self, *, tenant_id: int, ext: str, action: str, at: float) -> None:
         with self._db.write() as session:
             fraud_repo.lift_pin_hold(session, tenant_id=tenant_id, ext=ext, action=action, at=at)
+
+    # -- bans shared by the nodes --------------------------------------------------------------
+
+    def load_bans(self, *, since: float) -> list[Ban]:
+        with self._db.read() as session:
+            return guard_repo.load_bans(session, since=since)
+
+    def sync_bans(self, *, bans: list[Ban], now: float, since: float) -> list[Ban]:
+        """See :func:`ringfence.store.guard_repo.sync_bans`: one write transaction."""
+        with self._db.write() as session:
+            return guard_repo.sync_bans(session, bans=bans, now=now, since=since)
 
     # -- usage shared by the nodes -------------------------------------------------------------
 

@@ -348,7 +348,8 @@ def test_pending_holds_what_this_node_decided_until_taken() -> None:
     manual = bans.add("192.0.2.0/24", 0.0, duration=HOUR, reason="manual")
     bans.remove("198.18.0.1", 1.0)
     pending = bans.take_pending()
-    assert first in pending and manual in pending
+    assert first in pending
+    assert manual in pending
     assert any(b.lifted and b.network == "198.18.0.1/32" for b in pending)
     assert bans.take_pending() == []
     # The store was down: handed back, shared next time, and a newer decision wins.
@@ -356,7 +357,8 @@ def test_pending_holds_what_this_node_decided_until_taken() -> None:
     second = bans.offend(ATTACKER, 700.0, "brute_force")
     bans.give_back([first])
     again = bans.take_pending()
-    assert second in again and first not in again
+    assert second in again
+    assert first not in again
     assert len(again) == 3
 
 

@@ -373,6 +373,7 @@ async def start_service(settings: Settings) -> RunningService:
         forget_bindings=lambda tenant, ext: location.forget_tenant_extension(TenantId(tenant), ext),
     )
     router.on_fraud = responder.on_fraud
+    service.on_guard_event = responder.on_guard_event
     router.on_pin = responder.on_pin
     timer: list[asyncio.TimerHandle | None] = [None]
 

@@ -23,6 +23,7 @@ import structlog
 
 from ringfence.accounts import Directory, TenantId
 from ringfence.fraud import Assessment, Baseline, Detector, PastCall, Response, Scope
+from ringfence.guard import GuardEvent
 from ringfence.notify import (
     Deliverer,
     DeliveryError,
@@ -41,6 +42,9 @@ __all__ = ["FraudResponder", "seed_baselines"]
 log = structlog.get_logger("ringfence.fraud")
 
 T = TypeVar("T")
+
+#: A tenant hears of password guessing on one extension at most this often (seconds).
+TARGETED_NOTICE_EVERY = 86400.0
 
 _WORDS = {
     Response.NOTIFY: "under watch",
@@ -116,6 +120,8 @@ class FraudResponder:
         self._forget_bindings = forget_bindings
         self._wake = asyncio.Event()
         self._sending: set[int] = set()
+        #: (tenant, extension) -> when its tenant was last told of password guessing.
+        self._targeted: dict[tuple[int, str], float] = {}
 
     # -- responses ----------------------------------------------------------------------------
 
@@ -183,6 +189,61 @@ class FraudResponder:
                 log.error("fraud_close_failed", error=str(error))
 
         self._spawn(close())
+
+    def on_guard_event(self, event: GuardEvent) -> None:
+        """The perimeter saw an extension targeted (password guessing from anywhere): its
+        tenant hears of it through the fraud guard's channels, once a day per extension."""
+        if event.kind != "extension_targeted" or event.tenant_id is None or not event.ext:
+            return
+        key = (event.tenant_id, event.ext)
+        last = self._targeted.get(key)
+        if last is not None and event.at - last < TARGETED_NOTICE_EVERY:
+            return
+        self._targeted[key] = event.at
+        if len(self._targeted) > 10_000:
+            self._targeted.pop(next(iter(self._targeted)))
+        tenant = self._directory().tenant(TenantId(event.tenant_id))
+        name = tenant.name if tenant is not None else str(event.tenant_id)
+        stamp = datetime.fromtimestamp(event.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        who = f"extension {event.ext} of {name}"
+        body = "\n".join(
+            [
+                f"ringfence saw someone trying to guess the SIP password of {who}.",
+                "",
+                f"When:      {stamp}",
+                f"What:      {event.detail}",
+                f"Last from: {event.address} (each address that keeps guessing is banned)",
+                "",
+                "The extension's own phones keep working. If its password may be weak or known,",
+                f"give it a new one: ringfence ext passwd {name} {event.ext}",
+                "Further attempts on this extension are not reported again for a day.",
+            ]
+        )
+        payload = {
+            "event": "security.extension_targeted",
+            "ext": event.ext,
+            "address": event.address,
+            "detail": event.detail,
+        }
+        notice = StoredNotice(
+            subject=f"[ringfence] password guessing on {who}",
+            body=body,
+            payload=json.dumps(payload, sort_keys=True),
+        )
+        log.warning("security_notice", tenant=name, ext=event.ext, address=event.address)
+
+        async def queue() -> None:
+            try:
+                queued = await self._offload.call(
+                    self._store.queue_notice, tenant_id=event.tenant_id, notice=notice, at=event.at
+                )
+            except Exception as error:
+                log.error("security_notice_failed", error=str(error))
+                return
+            if queued:
+                self._wake.set()
+
+        self._spawn(queue())
 
     def _notice(
         self, tenant: str, ext: str | None, assessment: Assessment, stamp: str
@@ -285,7 +346,8 @@ class FraudResponder:
     async def _deliver_one(self, entry: OutboxEntry) -> None:
         tenant = self._directory().tenant(TenantId(entry.tenant_id))
         notice = Notice(
-            key=f"incident-{entry.incident_id}",
+            # A perimeter notice belongs to no incident: its own row is its identity.
+            key=f"incident-{entry.incident_id}" if entry.incident_id else f"notice-{entry.id}",
             tenant=tenant.name if tenant is not None else str(entry.tenant_id),
             subject=entry.subject,
             text=entry.body,

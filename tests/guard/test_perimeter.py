@@ -604,3 +604,29 @@ def test_an_office_booting_at_once_behind_one_address_is_not_banned_for_challeng
         p.refused(scanner, f"{100 + i}", 0.1 * i, challenged=True)
     assert p.admit(scanner, b"REGISTER sip:a SIP/2.0", 6.0) is Verdict.DROP
     assert [e.kind for e in p.drain()] == ["enumeration"]
+
+
+def test_a_stream_of_malformed_messages_bans_its_source() -> None:
+    p = Perimeter()
+    for n in range(19):
+        p.malformed(ATTACKER, n * 1.0)
+    assert not is_banned(p, ATTACKER, 19.0)
+    p.malformed(ATTACKER, 19.5)
+    assert is_banned(p, ATTACKER, 20.0)
+    (event,) = p.drain()
+    assert event.kind == "malformed"
+
+
+def test_a_phones_odd_malformed_message_is_forgiven() -> None:
+    p = Perimeter()
+    for n in range(100):  # one every 40 s, for over an hour
+        p.malformed(PHONE, n * 40.0)
+    assert not is_banned(p, PHONE, 4000.0)
+    assert p.drain() == []
+
+
+def test_malformed_messages_from_the_allow_list_never_ban() -> None:
+    p = Perimeter(GuardSettings(allow=("198.51.100.0/24",)))
+    for n in range(50):
+        p.malformed(ATTACKER, n * 0.1)
+    assert not is_banned(p, ATTACKER, 6.0)

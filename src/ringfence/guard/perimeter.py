@@ -45,6 +45,7 @@ class GuardSettings:
     #: getting in: higher, since a whole office behind one NAT boots at once.
     walk_users: int = 50
     options_users: int = 5  # OPTIONS to so many distinct users within ``probe_window``: a sweep
+    malformed: int = 20  # messages that do not parse within ``probe_window``: a fuzzer
     source_rate: float = 50.0  # requests a second from one address, all methods
     source_burst: float = 100.0
     invite_rate: float = 5.0  # initial INVITEs a second from one address
@@ -109,6 +110,7 @@ class Perimeter:
         self._strikes = Window(
             limit=s.flood_strikes, seconds=s.probe_window, max_keys=s.max_sources
         )
+        self._malformed = Window(limit=s.malformed, seconds=s.probe_window, max_keys=s.max_sources)
         self._known: OrderedDict[str, float] = OrderedDict()  # address -> known until
         self._trunks: frozenset[str] = frozenset()
         self._trunk_networks: tuple[Network, ...] = ()
@@ -173,6 +175,16 @@ class Perimeter:
             return False
         self._ban(host, now, "scanner", f"{tool} (User-Agent {user_agent or '-'!r})")
         return method != "OPTIONS"
+
+    def malformed(self, host: str, now: float) -> None:
+        """A message from ``host`` that does not parse (answered 400 where it can be): a strike.
+        A phone's odd message now and then is forgiven; a fuzzer's stream is banned."""
+        if self._allowed(host):
+            return
+        if self._malformed.add(host, now):
+            self._malformed.clear(host)
+            limit, window = self.settings.malformed, self.settings.probe_window
+            self._ban(host, now, "malformed", f"{limit} malformed messages in {window:g} s")
 
     def auth_failed(self, host: str, tenant_id: int | None, ext: str | None, now: float) -> None:
         """A wrong password (or an unknown user: the same to anyone outside) from ``host``."""

@@ -291,6 +291,9 @@ class SipService:
             message = parse_message(data, stream=source.reliable)
         except ParseError as error:
             self._metrics.parse_errors.inc()
+            # DESIGN.md §1 step 3: a 400 from the core and a strike from the guard.
+            self.perimeter.malformed(source.host, self._wall())
+            self._report_guard()
             answer = response_for_parse_error(error, to_tag=self._token())
             log.info(
                 "malformed", source=str(source), reason=error.reason, answered=answer is not None

@@ -43,6 +43,7 @@ __all__ = [
     "lift_pin_hold",
     "load_holds",
     "pending_notifications",
+    "queue_notice",
     "record_response",
 ]
 
@@ -100,6 +101,37 @@ class Recorded(NamedTuple):
     incident: int
     opened: bool
     password_reset: bool = False
+
+
+def queue_notice(
+    session: Session, *, tenant_id: int, incident_id: int, notice: Notice, at: float
+) -> int:
+    """Put a notice in the outbox, once per channel the tenant has (security contacts for
+    e-mail, a webhook). ``incident_id`` 0: a security notice of no fraud incident (the
+    perimeter's). How many were queued."""
+    channels = []
+    if session.scalars(
+        select(SecurityContactRow.id).where(SecurityContactRow.tenant_id == tenant_id)
+    ).first():
+        channels.append("email")
+    if session.scalars(select(WebhookRow.id).where(WebhookRow.tenant_id == tenant_id)).first():
+        channels.append("webhook")
+    for channel in channels:
+        session.add(
+            NotificationRow(
+                tenant_id=tenant_id,
+                incident_id=incident_id,
+                channel=channel,
+                created_at=at,
+                subject=notice.subject,
+                body=notice.body,
+                payload=notice.payload,
+                attempts=0,
+                gave_up=False,
+            )
+        )
+    session.flush()
+    return len(channels)
 
 
 def record_response(
@@ -180,27 +212,7 @@ def record_response(
             hold.incident_id = row.id
         _bump(session)
     if opened and notice is not None:
-        channels = []
-        if session.scalars(
-            select(SecurityContactRow.id).where(SecurityContactRow.tenant_id == tenant_id)
-        ).first():
-            channels.append("email")
-        if session.scalars(select(WebhookRow.id).where(WebhookRow.tenant_id == tenant_id)).first():
-            channels.append("webhook")
-        for channel in channels:
-            session.add(
-                NotificationRow(
-                    tenant_id=tenant_id,
-                    incident_id=row.id,
-                    channel=channel,
-                    created_at=at,
-                    subject=notice.subject,
-                    body=notice.body,
-                    payload=notice.payload,
-                    attempts=0,
-                    gave_up=False,
-                )
-            )
+        queue_notice(session, tenant_id=tenant_id, incident_id=row.id, notice=notice, at=at)
     reset = False
     if ext and new_ha1s is not None and level >= Response.PIN and newly_contained:
         reset = _reset_password(session, tenant_id, ext, row, new_ha1s, at)

@@ -258,6 +258,13 @@ class Store:
                 new_ha1s=new_ha1s,
             )
 
+    def queue_notice(self, *, tenant_id: int, notice: Notice, at: float) -> int:
+        """A security notice of no fraud incident (the perimeter's) into the outbox."""
+        with self._db.write() as session:
+            return fraud_repo.queue_notice(
+                session, tenant_id=tenant_id, incident_id=0, notice=notice, at=at
+            )
+
     def lift_pin_hold(self, *, tenant_id: int, ext: str, action: str, at: float) -> None:
         with self._db.write() as session:
             fraud_repo.lift_pin_hold(session, tenant_id=tenant_id, ext=ext, action=action, at=at)

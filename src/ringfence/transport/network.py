@@ -43,6 +43,9 @@ class Listen:
     port: int
 
 
+_STUN_COOKIE = b"\x21\x12\xa4\x42"
+
+
 class _Datagrams(asyncio.DatagramProtocol):
     def __init__(self, network: Network, transport_name: str) -> None:
         self._network = network
@@ -51,7 +54,11 @@ class _Datagrams(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         host, port = str(addr[0]), int(str(addr[1]))
         if data in (b"\r\n\r\n", b"\r\n"):
-            return  # RFC 5626 §4.4.1 keep-alive on UDP (STUN is not supported)
+            return  # RFC 5626 §4.4.1 keep-alive on UDP
+        if len(data) >= 20 and data[4:8] == _STUN_COOKIE:
+            # RFC 5389 §6: a STUN message (a phone's keep-alive, RFC 5626 §4.4.2). STUN is not
+            # answered; dropped here, it never counts as a malformed SIP message.
+            return
         self._network.deliver(data, Peer(transport=self._name, host=host, port=port))
 
     def error_received(self, exc: Exception) -> None:

@@ -630,3 +630,24 @@ def test_malformed_messages_from_the_allow_list_never_ban() -> None:
     for n in range(50):
         p.malformed(ATTACKER, n * 0.1)
     assert not is_banned(p, ATTACKER, 6.0)
+
+
+def test_an_ipv6_scanner_rotating_through_its_prefix_has_the_prefix_banned() -> None:
+    p = Perimeter(fingerprints=shipped_fingerprints())
+    for n in range(1, 4):
+        p.scanner(f"2001:db8:7:1::{n}", "friendly-scanner", None, float(n))
+    assert p.admit("2001:db8:7:1::99", OPTIONS, 4.0) is Verdict.ADMIT
+    p.scanner("2001:db8:7:1::4", "friendly-scanner", None, 4.0)
+    events = p.drain()
+    assert events[-1].address == "2001:db8:7:1::/64"
+    assert p.admit("2001:db8:7:1::99", OPTIONS, 5.0) is Verdict.DROP  # a fresh address of it
+    assert p.admit("2001:db8:7:2::1", OPTIONS, 5.0) is Verdict.ADMIT  # the next /64: not
+    assert "2001:db8:7:1::/64" in {b.network for b in p.bans.take_pending()}  # shared
+
+
+def test_ipv4_neighbours_are_never_banned_together() -> None:
+    p = Perimeter(fingerprints=shipped_fingerprints())
+    for n in range(1, 20):
+        p.scanner(f"198.51.100.{n}", "friendly-scanner", None, float(n))
+    assert p.admit("198.51.100.200", OPTIONS, 21.0) is Verdict.ADMIT
+    assert all("/" not in e.address for e in p.drain())

@@ -45,6 +45,8 @@ class BanList:
         self._history: dict[str, tuple[int, float]] = {}
         #: Bans (and lifts) decided here since the last sync, by network.
         self._pending: dict[str, Ban] = {}
+        #: IPv6 prefix -> its addresses banned lately (see :meth:`widen`).
+        self._v6_members: dict[str, set[str]] = {}
 
     # -- lookups, on every packet ----------------------------------------------------------------
 
@@ -95,6 +97,34 @@ class BanList:
         )
         self._hosts[host] = ban
         self._remember(host, offences, until)
+        self._pending[ban.network] = ban
+        return ban
+
+    def widen(self, address: str, now: float, *, prefix: int = 64, hosts: int = 4) -> Ban | None:
+        """After a ban of an IPv6 address: once ``hosts`` addresses of its /``prefix`` are
+        banned at once, the whole prefix is (one subscriber's, which a scanner rotates through
+        at no cost). Until the longest of their bans; the new network ban, if one was made."""
+        host = plain_address(address)
+        if ":" not in host:
+            return None  # IPv4 neighbours are often strangers behind a carrier's NAT
+        net = ip_network(f"{host}/{prefix}", strict=False)
+        current = self._networks.get(net)
+        if current is not None and current.active(now):
+            return None
+        members = self._v6_members.setdefault(str(net), set())
+        members.add(host)
+        active = [b for h in members if (b := self._hosts.get(h)) is not None and b.active(now)]
+        members.intersection_update(self._hosts)
+        if len(active) < hosts:
+            return None
+        ban = Ban(
+            network=str(net),
+            since=now,
+            until=max(b.until for b in active),
+            reason=active[-1].reason,
+            offences=max(b.offences for b in active),
+        )
+        self._networks[net] = ban
         self._pending[ban.network] = ban
         return ban
 
@@ -161,6 +191,10 @@ class BanList:
         for net, ban in list(self._networks.items()):
             if not ban.active(now):
                 del self._networks[net]
+        for prefix, members in list(self._v6_members.items()):
+            members.intersection_update(self._hosts)
+            if not members:
+                del self._v6_members[prefix]
         stale = [h for h, (_, last) in self._history.items() if now - last > self._forget_after]
         for host in stale:
             del self._history[host]

@@ -62,6 +62,10 @@ class GuardSettings:
     ladder: tuple[float, ...] = DEFAULT_LADDER
     allow: tuple[str, ...] = ()  # operator's allow-list: addresses or networks never refused
     max_sources: int = 65_536  # per-address state kept at most (least recently seen goes)
+    #: An IPv6 scanner rotates through its /64 at no cost: so many of its addresses banned at
+    #: once ban the whole prefix.
+    v6_prefix: int = 64
+    v6_prefix_hosts: int = 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -318,6 +322,18 @@ class Perimeter:
     def _ban(self, host: str, now: float, kind: str, detail: str) -> None:
         ban = self.bans.offend(host, now, kind)
         self._emit(GuardEvent(kind=kind, address=host, detail=detail, at=now, ban=ban))
+        s = self.settings
+        wide = self.bans.widen(host, now, prefix=s.v6_prefix, hosts=s.v6_prefix_hosts)
+        if wide is not None:
+            self._emit(
+                GuardEvent(
+                    kind=kind,
+                    address=wide.network,
+                    detail=f"{s.v6_prefix_hosts} addresses of one /{s.v6_prefix} banned at once",
+                    at=now,
+                    ban=wide,
+                )
+            )
 
     def _emit(self, event: GuardEvent) -> None:
         self._events.append(event)

@@ -416,3 +416,33 @@ def test_a_custom_ladder_is_climbed_and_topped() -> None:
         durations.append(ban.until - ban.since)
         now = ban.until
     assert durations == [60.0, 120.0, 120.0, 120.0]
+
+
+def test_network_bans_of_several_lengths_are_each_found_and_each_lifted_alone() -> None:
+    bans = BanList()
+    wide = bans.add("10.20.0.0/16", 0.0, duration=None, reason="manual")
+    narrow = bans.add("10.20.30.0/24", 0.0, duration=None, reason="manual")
+    v6 = bans.add("2001:db8:40::/48", 0.0, duration=None, reason="manual")
+    assert bans.banned("10.20.30.40", 1.0) in (wide, narrow)
+    assert bans.banned("10.20.99.1", 1.0) == wide
+    assert bans.banned("10.21.0.1", 1.0) is None
+    assert bans.banned("2001:db8:40:ffff::1", 1.0) == v6
+    assert bans.banned("[2001:db8:40::9]", 1.0) == v6
+    assert bans.banned("::ffff:10.20.30.40", 1.0) is not None
+    assert bans.remove("10.20.0.0/16", 2.0)
+    assert bans.banned("10.20.30.40", 3.0) == narrow
+    assert bans.banned("10.20.99.1", 3.0) is None
+    bans.remove("10.20.30.0/24", 4.0)
+    assert bans.banned("10.20.30.40", 5.0) is None
+    assert bans.banned("2001:db8:40::1", 5.0) == v6
+
+
+def test_many_network_bans_are_all_found() -> None:
+    bans = BanList()
+    for i in range(300):
+        bans.add(f"198.{18 + i // 256}.{i % 256}.0/24", 0.0, duration=60.0, reason="manual")
+    assert all(bans.banned(f"198.{18 + i // 256}.{i % 256}.77", 1.0) for i in range(300))
+    assert bans.banned("198.20.0.1", 1.0) is None
+    bans.expire(61.0)
+    assert bans.banned("198.18.5.77", 61.0) is None
+    assert len(bans) == 0

@@ -41,6 +41,9 @@ class BanList:
         self._max_history = max_history
         self._hosts: dict[str, Ban] = {}  # one address: "203.0.113.5" (no prefix)
         self._networks: dict[Network, Ban] = {}  # more than one address
+        #: The same, keyed (version, prefix length, address >> host bits) for the lookup.
+        self._by_prefix: dict[tuple[int, int, int], Ban] = {}
+        self._lengths: dict[int, tuple[int, ...]] = {4: (), 6: ()}
         #: address -> (offences, when the last ended): what the next ban of it starts from.
         self._history: dict[str, tuple[int, float]] = {}
         #: Bans (and lifts) decided here since the last sync, by network.
@@ -65,11 +68,16 @@ class BanList:
             self._lapse(address, ban)
         if self._networks:
             try:
-                parsed = ip_address(plain_address(address))
+                parsed = ip_address(address.strip("[]"))
             except ValueError:
                 return None
-            for net, ban in self._networks.items():
-                if parsed.version == net.version and parsed in net and ban.active(now):
+            if parsed.version == 6 and parsed.ipv4_mapped is not None:
+                parsed = parsed.ipv4_mapped
+            # One dictionary lookup per prefix length in use, however many networks are banned.
+            value, bits = int(parsed), parsed.max_prefixlen
+            for length in self._lengths[parsed.version]:
+                ban = self._by_prefix.get((parsed.version, length, value >> (bits - length)))
+                if ban is not None and ban.active(now):
                     return ban
         return None
 
@@ -124,7 +132,7 @@ class BanList:
             reason=active[-1].reason,
             offences=max(b.offences for b in active),
         )
-        self._networks[net] = ban
+        self._put(net, ban)
         self._pending[ban.network] = ban
         return ban
 
@@ -190,7 +198,7 @@ class BanList:
                 self._lapse(host, ban)
         for net, ban in list(self._networks.items()):
             if not ban.active(now):
-                del self._networks[net]
+                self._drop_network(net)
         for prefix, members in list(self._v6_members.items()):
             members.intersection_update(self._hosts)
             if not members:
@@ -209,13 +217,28 @@ class BanList:
             self._hosts[str(net.network_address)] = ban
         else:
             self._networks[net] = ban
+            self._by_prefix[_prefix_key(net)] = ban
+            self._index_lengths()
 
     def _lift(self, net: Network) -> bool:
         if net.num_addresses == 1:
             host = str(net.network_address)
             self._history.pop(host, None)
             return self._hosts.pop(host, None) is not None
-        return self._networks.pop(net, None) is not None
+        return self._drop_network(net)
+
+    def _drop_network(self, net: Network) -> bool:
+        if self._networks.pop(net, None) is None:
+            return False
+        self._by_prefix.pop(_prefix_key(net), None)
+        self._index_lengths()
+        return True
+
+    def _index_lengths(self) -> None:
+        for version in (4, 6):
+            self._lengths[version] = tuple(
+                sorted({n.prefixlen for n in self._networks if n.version == version})
+            )
 
     def _lapse(self, host: str, ban: Ban) -> None:
         del self._hosts[host]
@@ -228,6 +251,14 @@ class BanList:
         self._history[host] = (offences, until if math.isfinite(until) else 0.0)
         if len(self._history) > self._max_history:
             del self._history[next(iter(self._history))]
+
+
+def _prefix_key(net: Network) -> tuple[int, int, int]:
+    return (
+        net.version,
+        net.prefixlen,
+        int(net.network_address) >> (net.max_prefixlen - net.prefixlen),
+    )
 
 
 def _bits(host: str) -> int:

@@ -146,3 +146,25 @@ def test_a_tenant_hears_when_an_extension_is_guessed_at_from_many_addresses(
     # Its phone still registers.
     register(service, sipp, "udp", phone, "127.0.4.1", password=phone.password,
              status=None).assert_ok()  # fmt: skip
+
+
+def test_one_stale_password_behind_an_office_nat_does_not_shut_out_the_office(
+    service: Any,  # noqa: F811
+    sipp: Any,
+    world: Any,
+) -> None:
+    office = "127.0.11.1"
+    register(service, sipp, "udp", world.bob, office, password=world.bob.password,
+             status=None).assert_ok()  # fmt: skip
+    for n in range(5):  # alice's phone there has an old password
+        register(service, sipp, "udp", world.alice, office, password=f"old{n}",
+                 status="403").assert_ok()  # fmt: skip
+    silent = register(service, sipp, "udp", world.alice, office, password="old5",
+                      status="none")  # fmt: skip
+    assert silent.messages("received") == []  # alice from there: dropped for a while
+    register(service, sipp, "udp", world.bob, office, password=world.bob.password,
+             status=None).assert_ok()  # fmt: skip
+    assert answers(service, office)
+    log = service.log_text()
+    assert "wrong_password" in log
+    assert f"ringfence ban {office}" not in log

@@ -111,25 +111,43 @@ def test_a_brute_force_ban_lapses_after_ten_minutes_and_the_next_lasts_an_hour()
     assert p.admit(ATTACKER, REGISTER, 610.0 + HOUR + 1.0) is Verdict.ADMIT
 
 
-def test_a_known_address_needs_known_factor_times_the_failures() -> None:
-    p = Perimeter(GuardSettings(known_factor=4))
+def test_at_a_known_address_one_phones_stale_password_mutes_only_that_extension() -> None:
+    # An office behind one NAT: 102 logs in; 101's phone there keeps an old password.
+    p = Perimeter(GuardSettings())
     p.authenticated(OFFICE, "102", 0.0)
-    fail(p, OFFICE, [10.0 + i for i in range(19)])
-    assert not is_banned(p, OFFICE, 30.0)
-    assert p.admit(OFFICE, REGISTER, 30.0) is Verdict.ADMIT
-    fail(p, OFFICE, [30.0])
-    assert is_banned(p, OFFICE, 31.0)
+    fail(p, OFFICE, [10.0 + i * 30 for i in range(5)], ext="101")
+    assert not is_banned(p, OFFICE, 200.0)
+    assert p.muted(OFFICE, "101", 200.0)
+    assert not p.muted(OFFICE, "102", 200.0)  # the other phones go on
+    assert not p.muted(PHONE, "101", 200.0)  # and 101's phones elsewhere
+    assert p.has_muted
+    event = p.drain()[-1]
+    assert (event.kind, event.ext, event.tenant_id) == ("wrong_password", "101", TENANT)
+    assert event.ban is None
+    # Ten minutes on it may try again; the next time it is muted for an hour.
+    assert not p.muted(OFFICE, "101", 10.0 + 4 * 30 + 601.0)
+    fail(p, OFFICE, [800.0 + i for i in range(5)], ext="101")
+    assert p.muted(OFFICE, "101", 804.0 + HOUR - 1.0)
+
+
+def test_at_a_known_address_failures_for_many_extensions_ban_it() -> None:
+    p = Perimeter(GuardSettings())
+    p.authenticated(OFFICE, "102", 0.0)
+    for n in range(4):
+        fail(p, OFFICE, [10.0 + n], ext=f"1{n:02d}")
+    assert not is_banned(p, OFFICE, 20.0)
+    fail(p, OFFICE, [20.0], ext="150")
+    assert is_banned(p, OFFICE, 21.0)
     assert "brute_force" in kinds(p)
 
 
-@pytest.mark.parametrize(("factor", "bar"), [(2, 10), (3, 15)])
-def test_the_known_factor_setting_sets_the_bar(factor: int, bar: int) -> None:
-    p = Perimeter(GuardSettings(known_factor=factor))
+def test_a_phone_that_gets_in_starts_afresh_at_its_address() -> None:
+    p = Perimeter(GuardSettings())
     p.authenticated(OFFICE, "102", 0.0)
-    fail(p, OFFICE, [1.0 + i for i in range(bar - 1)])
-    assert not is_banned(p, OFFICE, 100.0)
-    fail(p, OFFICE, [100.0])
-    assert is_banned(p, OFFICE, 100.0)
+    fail(p, OFFICE, [10.0, 11.0, 12.0, 13.0], ext="101")
+    p.authenticated(OFFICE, "101", 14.0)  # its user typed the new password
+    fail(p, OFFICE, [15.0, 16.0, 17.0, 18.0], ext="101")
+    assert not p.muted(OFFICE, "101", 19.0)
 
 
 def test_an_address_is_no_longer_known_after_known_for() -> None:

@@ -35,8 +35,8 @@ class Verdict(Enum):
 class GuardSettings:
     failures_per_source: int = 5  # failed authentications from one address ...
     failures_window: float = 600.0  # ... within this many seconds ban it
-    #: An address where a phone authenticated lately is a whole office behind NAT: a phone
-    #: there with an old password is given this many times the bar before the address goes.
+    #: An address where a phone authenticated lately may be a whole office behind NAT: it pays
+    #: a fraction of this per packet against its rates (see also ``auth_failed``).
     known_factor: int = 4
     failures_per_extension: int = 20  # from anywhere, within the window: the tenant is told
     probe_users: int = 10  # distinct users refused (wrong password, unknown) ...
@@ -95,10 +95,14 @@ class Perimeter:
         self.bans = BanList(ladder=s.ladder)
         self._allow = [parse_network(a) for a in s.allow]
         self._failures = Window(
-            limit=s.failures_per_source * s.known_factor,
-            seconds=s.failures_window,
-            max_keys=s.max_sources,
+            limit=s.failures_per_source, seconds=s.failures_window, max_keys=s.max_sources
         )
+        #: At a known address: failures per (address, extension), and the pairs muted.
+        self._pair_failures = Window(
+            limit=s.failures_per_source, seconds=s.failures_window, max_keys=s.max_sources
+        )
+        self._muted: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
+        self._failing: OrderedDict[str, _Seen] = OrderedDict()
         self._targeted = Window(
             limit=s.failures_per_extension, seconds=s.failures_window, max_keys=s.max_sources
         )
@@ -191,18 +195,40 @@ class Perimeter:
             self._ban(host, now, "malformed", f"{limit} malformed messages in {window:g} s")
 
     def auth_failed(self, host: str, tenant_id: int | None, ext: str | None, now: float) -> None:
-        """A wrong password (or an unknown user: the same to anyone outside) from ``host``."""
+        """A wrong password (or an unknown user: the same to anyone outside) from ``host``.
+
+        From an address nobody logged in from lately: five failures ban it. From one where
+        phones did log in (an office behind one NAT), one phone's stale password must not shut
+        out the others: five failures for one extension mute that extension from there (its
+        requests from that address are dropped, the ladder's time); the address itself is
+        banned only when five extensions failed from it.
+        """
         if self._allowed(host):
             return
         s = self.settings
-        self._failures.add(host, now)
-        limit = s.failures_per_source * (s.known_factor if self.known(host, now) else 1)
-        failed = self._failures.count(host, now)
-        if failed >= limit:
-            self._failures.clear(host)
-            self._ban(
-                host, now, "brute_force", f"{failed} failed logins in {s.failures_window:g} s"
+        if ext and self.known(host, now):
+            pair = (host, ext)
+            if self._pair_failures.add(pair, now):
+                self._pair_failures.clear(pair)
+                self._mute(pair, tenant_id, now)
+            self._distinct(
+                self._failing,
+                host,
+                ext,
+                now=now,
+                limit=s.failures_per_source,
+                window=s.failures_window,
+                kind="brute_force",
+                what="users with failed logins",
             )
+        else:
+            self._failures.add(host, now)
+            failed = self._failures.count(host, now)
+            if failed >= s.failures_per_source:
+                self._failures.clear(host)
+                self._ban(
+                    host, now, "brute_force", f"{failed} failed logins in {s.failures_window:g} s"
+                )
         if tenant_id is not None and ext and self._targeted.add((tenant_id, ext), now):
             self._targeted.clear((tenant_id, ext))
             self._emit(
@@ -216,6 +242,40 @@ class Perimeter:
                     ext=ext,
                 )
             )
+
+    @property
+    def has_muted(self) -> bool:
+        """Whether any (address, extension) is muted: the shell looks further only then."""
+        return bool(self._muted)
+
+    def muted(self, host: str, user: str, now: float) -> bool:
+        """Whether requests claiming ``user`` from ``host`` are dropped (:meth:`auth_failed`)."""
+        if not self._muted:
+            return False
+        entry = self._muted.get((host, user))
+        return entry is not None and now < entry[0]
+
+    def _mute(self, pair: tuple[str, str], tenant_id: int | None, now: float) -> None:
+        _, offences = self._muted.pop(pair, (0.0, 0))
+        offences += 1
+        ladder = self.settings.ladder
+        step = ladder[min(offences, len(ladder)) - 1]
+        self._muted[pair] = (now + step, offences)
+        if len(self._muted) > self.settings.max_sources:
+            self._muted.popitem(last=False)
+        host, ext = pair
+        self._emit(
+            GuardEvent(
+                kind="wrong_password",
+                address=host,
+                detail=f"{self.settings.failures_per_source} wrong passwords for it from an "
+                f"address where other phones log in: its requests from there are dropped for "
+                f"{step:g} s, the other phones there go on",
+                at=now,
+                tenant_id=tenant_id,
+                ext=ext,
+            )
+        )
 
     def refused(self, host: str, user: str, now: float, *, challenged: bool = False) -> None:
         """A request for ``user`` refused (``challenged``: asked for credentials it did not
@@ -247,10 +307,11 @@ class Perimeter:
     def authenticated(self, host: str, user: str, now: float) -> None:
         """A phone got in from ``host``: the address is known-good for a while, and the user
         is no longer one it tried in vain."""
-        for table in (self._probing, self._walking):
+        for table in (self._probing, self._walking, self._failing):
             seen = table.get(host)
             if seen is not None:
                 seen.users.pop(user, None)
+        self._pair_failures.clear((host, user))
         self._known.pop(host, None)
         self._known[host] = now + self.settings.known_for
         if len(self._known) > self.settings.max_sources:
@@ -298,6 +359,7 @@ class Perimeter:
         limit: int,
         kind: str,
         what: str,
+        window: float | None = None,
     ) -> None:
         if self._allowed(host):
             return
@@ -308,7 +370,7 @@ class Perimeter:
                 table.popitem(last=False)
         else:
             table.move_to_end(host)
-        window = self.settings.probe_window
+        window = self.settings.probe_window if window is None else window
         while seen.users and now - next(iter(seen.users.values())) > window:
             seen.users.popitem(last=False)
         seen.users.pop(user, None)

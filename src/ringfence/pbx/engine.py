@@ -233,6 +233,17 @@ class SipService:
             self._metrics.guard_drops.labels("scanner").inc()
         return found
 
+    def _muted(self, request: Request, source: Peer) -> bool:
+        """A phone at a shared address that kept giving a wrong password for its extension:
+        its requests for that extension are dropped for a while, the address's others go on."""
+        if not self.perimeter.has_muted or request.method not in _AUTHENTICATED_METHODS:
+            return False
+        claimed = _claimed_user(request) or _named_user(request)
+        if claimed is None or not self.perimeter.muted(source.host, claimed, self._wall()):
+            return False
+        self._metrics.guard_drops.labels("muted").inc()
+        return True
+
     def auth_seen(self, request: Request, source: Peer, outcome: Authenticated | Refused) -> None:
         """What authentication made of a request, for the perimeter: a phone that got in
         makes its address known-good; a wrong password counts against the address (never
@@ -302,7 +313,9 @@ class SipService:
                 self._wire.send(answer, source, lambda: None)
             return
         now = self._mono()
-        if isinstance(message, Request) and self._scanner(message, source):
+        if isinstance(message, Request) and (
+            self._scanner(message, source) or self._muted(message, source)
+        ):
             return
         try:
             if isinstance(message, Request):
@@ -1050,6 +1063,9 @@ class SipService:
             await self._persistence.add_call_record(record)
         except Exception as error:
             log.error("call_record_failed", call_id=record.call_id, error=str(error))
+
+
+_AUTHENTICATED_METHODS = frozenset({"REGISTER", "INVITE", "MESSAGE"})
 
 
 def _claimed_user(request: Request) -> str | None:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from ringfence.sip.parser import Frame, StreamFramer, parse_message
-from ringfence.sip.uri import parse_uri
+from ringfence.sip.uri import forget_parsed_uris
 
 SDP = (
     b"v=0\r\n"
@@ -93,7 +93,7 @@ def full_cold(data: bytes) -> Callable[[], object]:
     phone the server has not heard from lately."""
 
     def run() -> object:
-        parse_uri.cache_clear()
+        forget_parsed_uris()
         return parse_message(data)
 
     return run

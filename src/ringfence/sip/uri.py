@@ -302,15 +302,14 @@ def parse_uri(text: str) -> Uri:
     at = rest.find("@")
     if at >= 0 and colon and scheme.lower() in ("sip", "sips"):
         # RFC 3261 §25.1: "@" may appear unescaped only after the userinfo.
-        base = _parse_memo(f"{scheme}:{rest[at + 1 :]}")
-        assert isinstance(base, SipUri)
-        return _with_userinfo(base, rest[:at])
+        return _with_userinfo(_sip_memo(scheme, rest[at + 1 :]), rest[:at])
     return _parse_memo(text)
 
 
 def forget_parsed_uris() -> None:
     """Empty the memo of :func:`parse_uri` (benchmarks of the cold path)."""
     _parse_memo.cache_clear()
+    _sip_memo.cache_clear()
 
 
 def _with_userinfo(base: SipUri, userinfo: str) -> SipUri:
@@ -329,6 +328,12 @@ def _with_userinfo(base: SipUri, userinfo: str) -> SipUri:
     _set_headers(uri, base.headers)
     _set_key(uri, None)
     return uri
+
+
+@functools.lru_cache(maxsize=4096)
+def _sip_memo(scheme: str, hostpart: str) -> SipUri:
+    """A SIP URI after its userinfo (``host:port;params?headers``)."""
+    return _parse_sip(scheme, hostpart)
 
 
 @functools.lru_cache(maxsize=4096)

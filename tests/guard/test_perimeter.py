@@ -669,3 +669,10 @@ def test_ipv4_neighbours_are_never_banned_together() -> None:
         p.scanner(f"198.51.100.{n}", "friendly-scanner", None, float(n))
     assert p.admit("198.51.100.200", OPTIONS, 21.0) is Verdict.ADMIT
     assert all("/" not in e.address for e in p.drain())
+
+
+def test_guessing_at_a_made_up_name_warns_nobody() -> None:
+    p = Perimeter(GuardSettings())
+    for n in range(25):
+        p.auth_failed(f"198.51.100.{n}", TENANT, "nobody", float(n), exists=False)
+    assert "extension_targeted" not in kinds(p)

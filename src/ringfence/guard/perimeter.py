@@ -194,7 +194,15 @@ class Perimeter:
             limit, window = self.settings.malformed, self.settings.probe_window
             self._ban(host, now, "malformed", f"{limit} malformed messages in {window:g} s")
 
-    def auth_failed(self, host: str, tenant_id: int | None, ext: str | None, now: float) -> None:
+    def auth_failed(
+        self,
+        host: str,
+        tenant_id: int | None,
+        ext: str | None,
+        now: float,
+        *,
+        exists: bool = True,
+    ) -> None:
         """A wrong password (or an unknown user: the same to anyone outside) from ``host``.
 
         From an address nobody logged in from lately: five failures ban it. From one where
@@ -229,7 +237,8 @@ class Perimeter:
                 self._ban(
                     host, now, "brute_force", f"{failed} failed logins in {s.failures_window:g} s"
                 )
-        if tenant_id is not None and ext and self._targeted.add((tenant_id, ext), now):
+        # ``exists``: the tenant has such an extension (a made-up name is nobody to warn).
+        if exists and tenant_id is not None and ext and self._targeted.add((tenant_id, ext), now):
             self._targeted.clear((tenant_id, ext))
             self._emit(
                 GuardEvent(

@@ -253,8 +253,15 @@ class SipService:
         user = _claimed_user(request) or _named_user(request)
         if isinstance(outcome, Refused):
             if outcome.status == StatusCode.FORBIDDEN:
-                tenant_id = outcome.tenant.id if outcome.tenant is not None else None
-                self.perimeter.auth_failed(source.host, tenant_id, user, now)
+                tenant = outcome.tenant
+                exists = (
+                    tenant is not None
+                    and user is not None
+                    and self._router.directory().extension(tenant.id, user) is not None
+                )
+                self.perimeter.auth_failed(
+                    source.host, tenant.id if tenant else None, user, now, exists=exists
+                )
             if user:
                 challenged = outcome.status != StatusCode.FORBIDDEN
                 self.perimeter.refused(source.host, user, now, challenged=challenged)
@@ -419,11 +426,19 @@ class SipService:
         auth = self._router.authenticate(request, self._wall(), source.host)
         self.auth_seen(request, source, auth)
         if isinstance(auth, Refused):
-            if auth.status == StatusCode.FORBIDDEN and auth.tenant is not None:
+            claimed = _claimed_user(request)
+            # Only the tenant's own extensions: a guesser's made-up names would otherwise fill
+            # the detector's memory, one entry each.
+            if (
+                auth.status == StatusCode.FORBIDDEN
+                and auth.tenant is not None
+                and claimed is not None
+                and self._router.directory().extension(auth.tenant.id, claimed) is not None
+            ):
                 self._router.detector.auth_failed(
                     AuthFailure(
                         tenant_id=auth.tenant.id,
-                        ext=_claimed_user(request),
+                        ext=claimed,
                         source=source.host,
                         at=self._wall(),
                     )

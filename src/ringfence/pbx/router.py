@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from ipaddress import ip_address
 
-from ringfence.accounts import Directory, Extension, Tenant, Trunk, caller_id_for
+from ringfence.accounts import Directory, Extension, Tenant, TenantId, Trunk, caller_id_for
 from ringfence.errors import ParseError
 from ringfence.fraud import (
     BUDGET_LOOKAHEAD,
@@ -145,7 +145,21 @@ class Router:
         tenant = self.tenant_of(request)
         directory = self.directory()
         if tenant is None:
-            # Answered as an authentication failure would be: it reveals no domain list.
+            # A domain nobody hosts is challenged like any other, and any answer is a wrong
+            # password (checked against nothing, at the same cost): which domains exist is not
+            # told apart either.
+            domain = _domain_of(request)
+            if domain is None:
+                return Refused(status=StatusCode.FORBIDDEN, reason="unknown_domain", public=False)
+            stranger = Tenant(id=_NOBODY, name="", domain=domain, created_at=0.0)
+            result = self.authenticator.check(request, stranger, directory, now)
+            if result.verdict in (AuthVerdict.CHALLENGE, AuthVerdict.STALE):
+                return Refused(
+                    status=result.status,
+                    reason="unknown_domain",
+                    headers=result.headers,
+                    public=False,
+                )
             return Refused(status=StatusCode.FORBIDDEN, reason="unknown_domain", public=False)
         result = self.authenticator.check(request, tenant, directory, now)
         if result.verdict is AuthVerdict.ACCEPTED and result.extension is not None:
@@ -756,6 +770,16 @@ def _preferred_identity(request: Request, country: str) -> str | None:
     user = inner.split(":", 1)[-1].split("@", 1)[0].split(";", 1)[0]
     destination = normalise(user, country)
     return destination.e164 or user or text
+
+
+#: The id of no tenant: an unknown domain is challenged as if it were one, with no extensions.
+_NOBODY = TenantId(-1)
+
+
+def _domain_of(request: Request) -> str | None:
+    """The domain a phone's request names (see :meth:`Router.tenant_of`), if it is a SIP URI."""
+    uri = request.uri if request.method == "REGISTER" else request.from_.uri
+    return uri.host.lower() if isinstance(uri, SipUri) else None
 
 
 def is_ip(host: str) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,32 @@ class Listen:
 
 
 _STUN_COOKIE = b"\x21\x12\xa4\x42"
+
+#: The SIP UDP socket's receive buffer. The kernel's default (about 200 kB) holds some 10 ms of
+#: a 20,000-packet/s flood: whenever the loop is off the CPU that long, the kernel drops the
+#: phones' packets with the flood's before the perimeter sees either (bench/perimeter_flood.py:
+#: thousands of drops and 0.5-1.5 s call set-up under a flood, none and 25 ms with 4 MB). The
+#: kernel caps it at net.core.rmem_max; the size granted is logged.
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
+
+
+def _widen_receive_buffer(sock: socket.socket | None) -> None:
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+        granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    except OSError as error:
+        log.warning("udp_receive_buffer_unchanged", error=str(error))
+        return
+    # Linux reports twice what it grants (half is its bookkeeping).
+    if granted < UDP_RECEIVE_BUFFER:
+        log.info(
+            "udp_receive_buffer",
+            bytes=granted,
+            wanted=UDP_RECEIVE_BUFFER,
+            hint="raise net.core.rmem_max for more",
+        )
 
 
 class _Datagrams(asyncio.DatagramProtocol):
@@ -107,6 +134,7 @@ class Network:
                 transport, _ = await loop.create_datagram_endpoint(
                     functools.partial(_Datagrams, self, name), local_addr=(spec.host, spec.port)
                 )
+                _widen_receive_buffer(transport.get_extra_info("socket"))
                 sock = transport.get_extra_info("sockname")
                 self._udp[name] = transport
                 self.bound.append(Listen(transport=name, host=spec.host, port=int(sock[1])))

@@ -22,14 +22,16 @@ CORPUS = Path(__file__).resolve().parents[1] / "sip" / "corpus" / "rfc4475"
 EXPECTED: dict[str, int | None] = {
     # §3.1.1 valid requests: challenged (they carry no credentials) or answered
     "wsinv": 481,  # it carries a To tag: an in-dialog request for a dialog that does not exist
-    "esc01": 403,  # From example.net: no tenant of ours
+    # From a domain that is no tenant of ours: challenged like any other (which domains are
+    # hosted is not told from outside), refused 403 only once credentials come.
+    "esc01": 407,
     "escnull": 401,
     "lwsdisp": 200,  # OPTIONS is answered by the server itself
-    "longreq": 403,  # From example.net
+    "longreq": 407,  # From example.net
     "dblreq": 401,
     "semiuri": 200,
     "transports": 200,
-    "inv2543": 403,  # From ift.client.example.net
+    "inv2543": 407,  # From ift.client.example.net
     # §3.1.1 responses that match no transaction: dropped
     "unreason": None,
     "noreason": None,

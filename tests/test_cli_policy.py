@@ -345,3 +345,20 @@ def test_bad_input_gets_one_line_that_says_what_to_fix_and_changes_nothing(
     assert line.startswith("error: ")
     assert message in line
     assert unchanged, "a refused command changed the database"
+
+
+def test_a_tenant_gets_its_budgets_when_it_is_created(data: Path) -> None:
+    run(data, "tenant", "add", "newco", "--domain", "newco.example", "--daily-budget", "20",
+        "--monthly-budget", "200")  # fmt: skip
+    limits = run_json(data, "policy", "show", "newco")["limits"]
+    assert limits["daily_budget"] == {"value": "20", "source": "tenant"}
+    assert limits["monthly_budget"] == {"value": "200", "source": "tenant"}
+    # Without them, the safe defaults.
+    default = run_json(data, "policy", "show", "acme")["limits"]["daily_budget"]
+    assert default["value"] == "50"
+    assert default["source"] != "tenant"
+    # A budget that is no amount creates no tenant.
+    err = run(data, "tenant", "add", "bad", "--domain", "bad.example", "--daily-budget", "lots",
+              code=1)  # fmt: skip
+    assert "daily budget" in err
+    assert "bad" not in run(data, "tenant", "list")

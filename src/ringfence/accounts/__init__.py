@@ -23,6 +23,7 @@ from ringfence.accounts.policy_admin import (
     PolicyView,
     RatesImport,
     check_block_pattern,
+    limits_from_text,
     parse_setting,
 )
 from ringfence.accounts.ports import (
@@ -83,6 +84,7 @@ __all__ = [
     "check_email",
     "check_pin",
     "generate_password",
+    "limits_from_text",
     "normalise_domain",
     "normalise_e164",
     "normalise_host",

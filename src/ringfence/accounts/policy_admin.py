@@ -464,6 +464,13 @@ class PolicyService(AuditedService):
     _extension = staticmethod(find_extension)
 
 
+def limits_from_text(values: Mapping[str, str]) -> Limits:
+    """Usage limits from their text (``{"daily_budget": "20"}``), each checked: what
+    ``tenant add --daily-budget`` gives. Raises ``InvalidInput`` saying what to fix."""
+    parsed: dict[str, Any] = {name: _parse_limit(name, text) for name, text in values.items()}
+    return Limits(**parsed)
+
+
 def _parse_limit(name: str, text: str) -> int | Decimal | None:
     option = name.replace("_", " ")
     if name not in LIMIT_NAMES:

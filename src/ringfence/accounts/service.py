@@ -11,6 +11,7 @@ an audit entry.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from ringfence.accounts.rules import (
     parse_host_port,
 )
 from ringfence.errors import Conflict, InvalidInput, NotFound
+from ringfence.fraud.limits import Limits, limits_to_json
 from ringfence.sip.digest import Algorithm, compute_ha1
 
 __all__ = [
@@ -165,13 +167,27 @@ class AccountsService(AuditedService):
         encryption_required: bool = False,
         country: str = "US",
         timezone: str = "UTC",
+        limits: Limits | None = None,
     ) -> Tenant:
+        """Add a tenant; ``limits`` (its budgets, say) in the same unit of work, so a tenant
+        never exists without the ceiling it was created with."""
         name = check_name(name)
         domain = normalise_domain(domain)
         country = check_country(country)
         timezone = check_timezone(timezone)
         with self._store.unit_of_work() as uow:
-            return self._add_tenant(uow, name, domain, encryption_required, country, timezone)
+            tenant = self._add_tenant(uow, name, domain, encryption_required, country, timezone)
+            if limits is not None and limits != Limits():
+                uow.set_usage_limits(tenant.id, None, limits)
+                self._audit(
+                    uow,
+                    "limits.set",
+                    tenant.id,
+                    "tenant",
+                    old=json.dumps(limits_to_json(Limits()), sort_keys=True),
+                    new=json.dumps(limits_to_json(limits), sort_keys=True),
+                )
+            return tenant
 
     def tenants(self) -> list[Tenant]:
         with self._store.unit_of_work() as uow:

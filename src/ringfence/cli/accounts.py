@@ -6,7 +6,14 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from ringfence.accounts import Extension, IssuedCredentials, PhoneNumber, Tenant, Trunk
+from ringfence.accounts import (
+    Extension,
+    IssuedCredentials,
+    PhoneNumber,
+    Tenant,
+    Trunk,
+    limits_from_text,
+)
 from ringfence.cli.common import (
     DEFAULT_DIR,
     AsJson,
@@ -68,11 +75,24 @@ def tenant_add(
     timezone: Annotated[
         str, typer.Option("--timezone", help="IANA time zone of its time-of-day rules")
     ] = "UTC",
+    daily_budget: Annotated[
+        str | None,
+        typer.Option("--daily-budget", help="most its calls may cost a day (else 50)"),
+    ] = None,
+    monthly_budget: Annotated[
+        str | None,
+        typer.Option("--monthly-budget", help="most its calls may cost a month (else 500)"),
+    ] = None,
     data_dir: DataDir = DEFAULT_DIR,
     db: DbUrl = None,
     as_json: AsJson = False,
 ) -> None:
-    """Add a tenant with its own SIP domain."""
+    """Add a tenant with its own SIP domain, and (optionally) its spend budgets."""
+    budgets = {
+        name: text
+        for name, text in (("daily_budget", daily_budget), ("monthly_budget", monthly_budget))
+        if text is not None
+    }
     with opened_admin(data_dir, db) as admin:
         tenant = admin.accounts.add_tenant(
             name,
@@ -80,6 +100,7 @@ def tenant_add(
             encryption_required=encryption_required,
             country=country,
             timezone=timezone,
+            limits=limits_from_text(budgets) if budgets else None,
         )
     if as_json:
         emit_json(_tenant_json(tenant))

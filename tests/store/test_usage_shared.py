@@ -138,3 +138,11 @@ def test_spend_a_store_could_not_take_is_written_later(url: str) -> None:
     with Store.open(url) as store:
         later.reset_spend(store.load_spend(since=0))
     assert later.spend(1, "1001", (DAY, MONTH)) == (Decimal("2.00"),) * 4
+
+
+def test_spend_of_a_tenant_that_is_gone_does_not_stop_the_sharing(url: str) -> None:
+    # Tenant 99 was removed while one of its calls ran: its spend is dropped, acme's counted.
+    with Store.open(url) as store:
+        spend = {(99, "", DAY): Decimal("1.00"), (1, "", DAY): Decimal("2.50")}
+        totals, _ = store.sync_usage(node="n1", spend=spend, report={}, now=NOW, since=NOW - 60)
+    assert totals == {(1, "", DAY): Decimal("2.50")}

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ringfence.store.schema import UsageNodeRow, UsageSpendRow
+from ringfence.store.schema import TenantRow, UsageNodeRow, UsageSpendRow
 
 __all__ = ["STALE", "SpendKey", "load_spend", "sync_usage"]
 
@@ -53,8 +53,18 @@ def sync_usage(
     """Add this node's new spend to the counters, replace its live counts, and return the
     counters written since ``since`` (by any node) and the other nodes' live counts, summed."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # Spend of a tenant removed while its call ran has nowhere to go: dropped, not let fail
+    # (the foreign key would refuse the whole sync, every node's counters with it, for good).
+    tenants = {tenant_id for tenant_id, _, _ in spend}
+    existing = (
+        set(session.scalars(select(TenantRow.id).where(TenantRow.id.in_(tenants))))
+        if tenants
+        else set()
+    )
     # In key order: two nodes lock the same rows in the same order, so they never deadlock.
     for (tenant_id, ext, period), amount in sorted(spend.items()):
+        if tenant_id not in existing:
+            continue
         statement = insert(UsageSpendRow).values(
             tenant_id=tenant_id, ext=ext, period=period, micros=_micros(amount), updated_at=now
         )

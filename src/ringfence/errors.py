@@ -14,6 +14,8 @@ at the boundary where they occur, so that the core never sees them::
     ├── ConfigError                 settings that cannot be used; the message says what to fix
     ├── InvalidInput                a value given to a service (a tenant name, a domain, an
     │                               extension, an E.164 number, a HOST:PORT) is malformed
+    ├── DeliveryError               one attempt to deliver a notice (SMTP, webhook) failed;
+    │                               ``permanent`` says whether trying again can help
     └── StoreError                  the store failed or refused a change; nothing was written
         ├── NotFound                the tenant, extension, trunk or number named does not exist
         ├── Conflict                the change collides with stored data (a name, domain,
@@ -30,6 +32,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "Conflict",
+    "DeliveryError",
     "InvalidInput",
     "MessageTooLarge",
     "NotFound",
@@ -122,3 +125,17 @@ class SchemaMismatch(StoreError):
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached or opened, or stayed locked past the busy timeout."""
+
+
+class DeliveryError(RingfenceError):
+    """One attempt to deliver a notice failed.
+
+    ``permanent`` is true when trying again cannot help (a 4xx answer, a 5xx SMTP reply, a
+    notice that cannot be encoded); ``retry_after`` is the least wait, in seconds, that the
+    receiver asked for, or None.
+    """
+
+    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after

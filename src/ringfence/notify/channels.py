@@ -17,7 +17,7 @@ import aiosmtplib
 import httpx
 import structlog
 
-from ringfence.errors import RingfenceError
+from ringfence.errors import DeliveryError
 from ringfence.notify.message import EmailTarget, Notice, WebhookTarget
 from ringfence.notify.retry import (
     http_is_transient,
@@ -30,20 +30,6 @@ __all__ = ["DeliveryError", "EmailChannel", "WebhookChannel"]
 
 USER_AGENT = "ringfence-notify"
 _REDACTED = "[redacted]"
-
-
-class DeliveryError(RingfenceError):
-    """One attempt to deliver a notice failed.
-
-    ``permanent`` is true when trying again cannot help (a 4xx answer, a 5xx SMTP reply, a
-    notice that cannot be encoded); ``retry_after`` is the least wait, in seconds, that the
-    receiver asked for, or None.
-    """
-
-    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
 
 
 def _scrub(text: str, secret: str | None) -> str:

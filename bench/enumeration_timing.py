@@ -61,7 +61,6 @@ import platform
 import random
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -72,6 +71,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from common import child_env, free_port, say, set_quiet, stop_process
 
 BIN = Path(sys.executable).parent  # the venv's bin: ringfence lives beside python
 RINGFENCE = BIN / "ringfence"
@@ -85,36 +86,11 @@ KNOWN = 16  # provisioned extensions per tenant: 50000 ... 50015
 UNKNOWN_RANGE = (60000, 99999)
 WARMUP_RANGE = (10000, 49999)
 START_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
 ANSWER_TIMEOUT = 2.0
 TENANTS = {"ip": ("benchip", HOST), "domain": ("benchdn", "a.example")}
 
-_quiet = False
-
-
-def say(text: str) -> None:
-    if not _quiet:
-        print(text, file=sys.stderr, flush=True)
-
 
 # -- the service ----------------------------------------------------------------------------------
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("RINGFENCE_DATA", None)
-    env.pop("RINGFENCE_DB", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.bind((HOST, 0))
-        port = udp.getsockname()[1]
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((HOST, port))
-    return port
 
 
 def password() -> str:
@@ -164,7 +140,7 @@ class Service:
             text=True,
             timeout=300,
             check=False,
-            env=_env(),
+            env=child_env(),
         )
         if done.returncode != 0:
             raise RuntimeError(f"provisioning failed: {done.stderr.strip()[-800:]}")
@@ -182,7 +158,11 @@ class Service:
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=_env()
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=child_env(),
             )
         deadline = time.monotonic() + START_TIMEOUT
         with contextlib.closing(Client((HOST, self.port))) as probe:
@@ -204,15 +184,7 @@ class Service:
         process, self.process = self.process, None
         if process is None:
             return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                return -9
-        return process.returncode
+        return stop_process(process)
 
     def cpu_seconds(self) -> float | None:
         """The server's CPU time so far (user + system), from /proc."""
@@ -588,7 +560,6 @@ def plan(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    global _quiet  # noqa: PLW0603
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=2000, help="per class, method and tenant")
     parser.add_argument("--warmup", type=int, default=200, help="untimed samples first")
@@ -604,7 +575,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--json-only", action="store_true")
     args = parser.parse_args(argv)
-    _quiet = args.json_only
+    set_quiet(args.json_only)
     tenants = [t for t in args.tenants.split(",") if t]
     methods = [m.upper() for m in args.methods.split(",") if m]
     assert all(t in TENANTS for t in tenants), tenants

@@ -94,6 +94,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common import (
+    child_env,
+    free_port,
+    say,
+    set_quiet,
+    stop_process,
+    udp_receive_buffer_errors,
+    write_csv,
+)
+
 HERE = Path(__file__).resolve().parent
 ASSETS = HERE / "perimeter_flood"
 BIN = Path(sys.executable).parent
@@ -107,24 +117,8 @@ DOMAIN = "office.example"
 ABROAD = "+442079460123"  # the flooded INVITEs' target
 SUCCESS_TARGET = 0.99
 START_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-
-_quiet = False
-
-
-def say(text: str) -> None:
-    if not _quiet:
-        print(text, file=sys.stderr, flush=True)
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("RINGFENCE_DATA", None)
-    env.pop("RINGFENCE_DB", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 # -- users ----------------------------------------------------------------------------------------
@@ -154,34 +148,7 @@ def make_extensions(phones: int, desks: int) -> tuple[list[Ext], list[Ext]]:
     return numbered(201, phones), numbered(301, desks)
 
 
-def write_csv(path: Path, rows: Sequence[Sequence[str]]) -> Path:
-    """A SIPp injection file, read in order (and again from the top when it runs out)."""
-    path.write_text("SEQUENTIAL\n" + "".join(";".join(row) + "\n" for row in rows))
-    path.chmod(0o600)
-    return path
-
-
 # -- ports, probes, /proc -----------------------------------------------------------------------
-
-_HANDED_OUT: set[tuple[str, int]] = set()
-
-
-def free_port(host: str) -> int:
-    """A port free for UDP (and TCP) on ``host``, not handed out before in this run."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((host, 0))
-            port = int(tcp.getsockname()[1])
-        if (host, port) in _HANDED_OUT:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            try:
-                udp.bind((host, port))
-            except OSError:
-                continue
-        _HANDED_OUT.add((host, port))
-        return port
-    raise RuntimeError(f"no free port on {host}")
 
 
 def options_rtt_ms(port: int, timeout: float = 1.0) -> float | None:
@@ -237,18 +204,6 @@ def rss_kb(pid: int) -> int | None:
     return None
 
 
-def udp_receive_buffer_errors() -> int | None:
-    """The kernel's count of UDP datagrams dropped for a full receive buffer (all sockets)."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        rows = [
-            r.split()
-            for r in Path("/proc/net/snmp").read_text().splitlines()
-            if r.startswith("Udp:")
-        ]
-        return int(rows[1][rows[0].index("RcvbufErrors")])
-    return None
-
-
 def udp_socket_drops() -> dict[tuple[str, int], int]:
     """Datagrams each UDP socket's receive buffer had no room for, by (address, port), from
     /proc/net/udp (its last column)."""
@@ -291,19 +246,6 @@ def percentiles(values: list[float]) -> dict[str, float] | None:
         "max": round(ordered[-1], 1),
         "n": len(ordered),
     }
-
-
-def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
-    """Signal ``process`` (this run's own child), wait, kill it if it outlives STOP_TIMEOUT."""
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            return -9
-    return process.returncode
 
 
 class Sampler(threading.Thread):
@@ -400,7 +342,11 @@ class Service:
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=_env()
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=child_env(),
             )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -446,7 +392,7 @@ def provision(data_dir: Path, phones: list[Ext], desks: list[Ext], work: Path) -
     for args in (["init"], ["tenant", "add", TENANT, "--domain", DOMAIN]):
         done = subprocess.run(  # noqa: S603
             [str(RINGFENCE), *args, "--data-dir", str(data_dir)],
-            capture_output=True, text=True, timeout=60, check=False, env=_env(),
+            capture_output=True, text=True, timeout=60, check=False, env=child_env(),
         )  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"ringfence {' '.join(args)}: {(done.stderr or done.stdout)[-600:]}")
@@ -455,7 +401,7 @@ def provision(data_dir: Path, phones: list[Ext], desks: list[Ext], work: Path) -
     users.chmod(0o600)
     done = subprocess.run(  # noqa: S603
         [sys.executable, __file__, "--provision-batch", str(data_dir), str(users)],
-        capture_output=True, text=True, timeout=300, check=False, env=_env(),
+        capture_output=True, text=True, timeout=300, check=False, env=child_env(),
     )  # fmt: skip
     users.unlink()
     if done.returncode != 0:
@@ -1072,7 +1018,6 @@ def _mb(kb: int | None) -> float | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    global _quiet  # noqa: PLW0603
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each flood")
     parser.add_argument("--only", choices=("register", "invite"))
@@ -1097,7 +1042,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.provision_batch:
         return provision_batch(*args.provision_batch)
-    _quiet = args.json_only
+    set_quiet(args.json_only)
     if shutil.which("sipp") is None:
         parser.error("sipp is not installed (Debian: apt-get install sip-tester)")
     if not RINGFENCE.exists():

@@ -74,6 +74,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common import (
+    child_env,
+    free_port,
+    say,
+    set_quiet,
+    stop_process,
+    udp_receive_buffer_errors,
+    write_csv,
+)
+
 HERE = Path(__file__).resolve().parent
 ASSETS = HERE / "sip_load"
 BIN = Path(sys.executable).parent  # the venv's bin: ringfence and py-spy live beside python
@@ -97,14 +107,6 @@ RECV_TIMEOUT_MS = 4000  # a call waiting longer than this for a message fails
 QUEUE_LIMIT_MS = 50.0
 REFINE_STEPS = 2  # after the first failing rate, this many bisections toward the last passing
 START_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
-
-_quiet = False
-
-
-def say(text: str) -> None:
-    if not _quiet:
-        print(text, file=sys.stderr, flush=True)
 
 
 # -- users ----------------------------------------------------------------------------------------
@@ -142,34 +144,7 @@ def make_users(count: int) -> tuple[list[User], list[User]]:
     )
 
 
-def write_csv(path: Path, rows: Sequence[Sequence[str]]) -> Path:
-    """A SIPp injection file, read in order."""
-    path.write_text("SEQUENTIAL\n" + "".join(";".join(row) + "\n" for row in rows))
-    path.chmod(0o600)
-    return path
-
-
 # -- ports and probes -----------------------------------------------------------------------------
-
-_HANDED_OUT: set[int] = set()
-
-
-def free_port() -> int:
-    """A loopback port free for UDP and TCP, not handed out before in this run."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((HOST, 0))
-            port = tcp.getsockname()[1]
-            if port in _HANDED_OUT:
-                continue
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((HOST, port))
-                except OSError:
-                    continue
-        _HANDED_OUT.add(port)
-        return port
-    raise RuntimeError("no free loopback port")
 
 
 def options_rtt(port: int, timeout: float = 0.5, attempt: int = 0) -> float | None:
@@ -224,19 +199,6 @@ def wait_settled(port: int, limit_s: float = 20.0) -> float:
             break
         time.sleep(0.1)
     return round(time.monotonic() - start, 2)
-
-
-def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
-    """Signal ``process`` (this run's own child), wait, kill it if it outlives STOP_TIMEOUT."""
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            return -9
-    return process.returncode
 
 
 def tail(path: Path, lines: int = 20, limit: int = 4000) -> str:
@@ -323,7 +285,7 @@ class Ringfence(System):
     def _cli(self, *args: str) -> None:
         command = [str(RINGFENCE), *args, "--data-dir", str(self.data_dir)]
         done = subprocess.run(  # noqa: S603
-            command, capture_output=True, text=True, timeout=60, check=False, env=_env()
+            command, capture_output=True, text=True, timeout=60, check=False, env=child_env()
         )
         if done.returncode != 0:
             raise RuntimeError(
@@ -351,7 +313,7 @@ class Ringfence(System):
             text=True,
             timeout=300,
             check=False,
-            env=_env(),
+            env=child_env(),
         )
         if batch.returncode == 0:
             self.provision_method = "ringfence CLI entry point, in one process"
@@ -378,7 +340,11 @@ class Ringfence(System):
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=_env()
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=child_env(),
             )
         wait_answering(self.port, self.process, "ringfence serve")
 
@@ -392,14 +358,6 @@ class Ringfence(System):
                 "method": self.provision_method,
             },
         }
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("RINGFENCE_DATA", None)
-    env.pop("RINGFENCE_DB", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 class Kamailio(System):
@@ -673,18 +631,6 @@ def tree_cpu_seconds(pid: int) -> float | None:
                     total += int(fields[11]) + int(fields[12])  # utime, stime
                     found = found or int(entry.name) == pid
     return total / _TICK if found else None
-
-
-def udp_receive_buffer_errors() -> int | None:
-    """The kernel's count of UDP datagrams dropped for a full receive buffer (all sockets)."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        lines = [
-            line.split()
-            for line in Path("/proc/net/snmp").read_text().splitlines()
-            if line.startswith("Udp:")
-        ]
-        return int(lines[1][lines[0].index("RcvbufErrors")])
-    return None
 
 
 def percentiles(values: list[float]) -> dict[str, float] | None:
@@ -1342,7 +1288,6 @@ def parse_rates(text: str) -> list[int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    global _quiet  # noqa: PLW0603
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per rate step")
     parser.add_argument("--json-only", action="store_true", help="print only the JSON")
@@ -1358,7 +1303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.provision_batch:
         return provision_batch(*args.provision_batch)
-    _quiet = args.json_only
+    set_quiet(args.json_only)
     if not 1 <= args.users <= 999:
         parser.error("--users must be 1..999")
     for tool in ("sipp",):

@@ -183,6 +183,12 @@ KINDS: dict[str, tuple[float, dict[str, tuple[float, tuple[int, ...]]]]] = {
 
 
 @lru_cache(maxsize=64)
+def country_price(country: str) -> Decimal | None:
+    """The rate table's price of the country's calling code alone (its fixed lines)."""
+    plan = COUNTRIES.get(country)
+    return None if plan is None else Decimal(str(plan.fixed))
+
+
 def _cum(profile: tuple[int, ...]) -> tuple[float, ...]:
     total, out = 0.0, []
     for weight in profile:
@@ -645,7 +651,13 @@ def history(rng: random.Random, tenant: Tenant) -> list[PastCall]:
             if plan.allowed:
                 cost = Decimal(f"{plan.price * plan.talk / 60:.4f}")
                 calls.append(
-                    PastCall(at=plan.at, number=plan.number, country=plan.country, cost=cost)
+                    PastCall(
+                        at=plan.at,
+                        number=plan.number,
+                        country=plan.country,
+                        cost=cost,
+                        duration=plan.talk,
+                    )
                 )
     return calls
 

@@ -84,7 +84,7 @@ from ringfence.fraud import detect as detect_module
 TARGET_CALLS = 3
 TARGET_LOSS = 5.0
 TARGET_US = 100.0
-TARGET_SHARE = 0.95  # of the runs of each scenario, for the attack target to hold
+TARGET_SHARE = 1.0  # of the runs of each scenario, for the attack target to hold: every one
 NOTIFY_TARGET = 1.0  # notifications per 1,000 tenant-days
 ATTACK_IDS = 10_000_000  # tenant ids of attack runs start here
 
@@ -310,6 +310,7 @@ class TenantSim:
             timezone=tenant.tz,
             international=plan.international,
             price=Decimal(str(plan.price)),
+            country_price=world.country_price(plan.country),
             high_risk=plan.high_risk,
             source=plan.source,
             allowed=plan.allowed,
@@ -582,13 +583,9 @@ def spread(values: list[float], digits: int = 2) -> dict[str, float | None]:
 
 
 def within(run: dict[str, Any]) -> bool:
-    """Whether the run's whole damage stayed within the target: at most 3 fraudulent calls
-    went out, or at most 5.00 was lost (whether containment or PIN refusals stopped it)."""
-    return run["calls_out"] <= TARGET_CALLS or run["loss"] <= TARGET_LOSS
-
-
-def within_both(run: dict[str, Any]) -> bool:
-    """The stricter reading of the target: at most 3 fraudulent calls *and* at most 5.00."""
+    """Whether the run was stopped before its 4th fraudulent call went out and before it lost
+    more than 5.00, "whichever comes first": both held, whether containment or PIN refusals
+    stopped it."""
     return run["calls_out"] <= TARGET_CALLS and run["loss"] <= TARGET_LOSS
 
 
@@ -613,7 +610,6 @@ def scenario_report(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
             "max": round(max(seconds), 1) if seconds else None,
         },
         "within_target": round(sum(map(within, runs)) / len(runs), 3) if runs else None,
-        "within_3_calls_and_5": round(sum(map(within_both, runs)) / len(runs), 3),
         "within_target_off_hours": [sum(map(within, out_of_hours)), len(out_of_hours)],
         "within_target_office_hours": [sum(map(within, office)), len(office)],
         "within_target_by_tenant_kind": {
@@ -807,9 +803,9 @@ def main() -> None:
             "pin_flow": args.pin_flow,
             "detector_settings_changed": args.set,
             "detector_source_sha256": source_digests(),
-            "attack_target": f"in at least {TARGET_SHARE:.0%} of the runs of every scenario, at "
-            f"most {TARGET_CALLS} fraudulent calls went out or at most {TARGET_LOSS:.2f} was lost "
-            "(the whole run: stopped by containment or by PIN refusals)",
+            "attack_target": f"in {TARGET_SHARE:.0%} of the runs of every scenario, at most "
+            f"{TARGET_CALLS} fraudulent calls went out and at most {TARGET_LOSS:.2f} was lost (the "
+            "whole run: stopped by containment or by PIN refusals)",
             "python": platform.python_version(),
             "wall_s": round(wall, 1),
         },
@@ -828,7 +824,7 @@ def main() -> None:
             "baseline_learn_s": round(tally.learn_ns / 1e9, 2),
         },
         "targets": {
-            "attacks_within_3_calls_or_5": all(
+            "attacks_within_3_calls_and_5": all(
                 a is None or a["within_target"] >= TARGET_SHARE for a in attacks.values()
             ),
             "benign_no_containments": counts["contain"] == 0,

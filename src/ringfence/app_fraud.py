@@ -77,6 +77,7 @@ def seed_baselines(
                 number=destination.e164,
                 country=destination.country,
                 cost=record.cost,
+                duration=record.duration,
             )
         )
     for tenant in directory.tenants():

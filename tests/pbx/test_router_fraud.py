@@ -5,6 +5,7 @@ assessment reaches the service's hook with what to do."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 import pytest
@@ -21,15 +22,27 @@ from tests.pbx.test_router import (
 
 from ringfence.accounts import Directory, pin_realm
 from ringfence.fraud import Assessment, Hold, InboundCall, OutboundAttempt, Registered, Response
+from ringfence.pbx.auth import Authenticator
+from ringfence.pbx.location import LocationStore
 from ringfence.pbx.router import Refused, Routed, Router
-from ringfence.sip.digest import Algorithm, build_credentials, compute_ha1, parse_challenge
+from ringfence.policy import PolicyBook, PolicySettings, RateTable, parse_rates_csv
+from ringfence.sip.digest import (
+    Algorithm,
+    DigestVerifier,
+    build_credentials,
+    compute_ha1,
+    parse_challenge,
+)
+from ringfence.sip.nonce import NonceFactory, ReplayTracker
 
 GB = "+442079460018@a.example"
 US = "2125550123@a.example"
 PIN = "4821"
 
 
-def held(level: Response, ext: str = "1001", *, pin: bool = True) -> Directory:
+def held(
+    level: Response, ext: str = "1001", *, pin: bool = True, policy: PolicyBook | None = None
+) -> Directory:
     extensions = []
     for e in DIRECTORY.extensions(A):
         if pin and e.ext == ext:
@@ -48,7 +61,7 @@ def held(level: Response, ext: str = "1001", *, pin: bool = True) -> Directory:
         extensions=[*extensions, *others],
         trunks=[t for x in DIRECTORY.tenants() for t in DIRECTORY.trunks(x.id)],
         numbers=[n for x in DIRECTORY.tenants() for n in DIRECTORY.numbers_of(x.id)],
-        policy=DIRECTORY.policy,
+        policy=policy or DIRECTORY.policy,
         holds={(A, ext): Hold(tenant_id=A, ext=ext, level=level, since=0.0)},
     )
 
@@ -261,3 +274,40 @@ def test_a_third_wrong_pin_contains_and_the_right_one_then_changes_nothing(
     assert "3 wrong PINs" in seen[0].explain()
     home = router.route(authenticated(router, "1001", "a.example", US), PHONE)
     assert isinstance(home, Routed)  # a contained extension still calls home
+
+
+@pytest.mark.parametrize(
+    ("target", "outcome"),
+    [
+        ("+442079460018@a.example", "Routed"),  # London's fixed lines at 0.02: ordinary
+        ("+447400123456@a.example", "Refused"),  # a range the rate table prices at 1.20
+    ],
+)
+def test_a_first_call_priced_far_above_its_country_asks_for_the_pin(
+    target: str,
+    outcome: str,
+) -> None:
+    """The rate table prices the United Kingdom at 0.02 and one mobile range at 1.20: the
+    first call there is overpriced for a country the tenant never called, and asks the PIN."""
+    priced = held(
+        Response.NONE,
+        policy=PolicyBook(
+            settings={(A, ""): PolicySettings(international=True, countries=frozenset({"GB"}))},
+            rates={A: RateTable(parse_rates_csv("44,0.02,USD\n4474,1.20,USD\n"))},
+        ),
+    )
+    seeded = random.Random(7)
+    verifier = DigestVerifier(
+        nonces=NonceFactory(b"k" * 32, random_bytes=seeded.randbytes),
+        replay=ReplayTracker(lifetime=300.0),
+    )
+    service = Router(directory=lambda: priced, location=LocationStore(),
+                     authenticator=Authenticator(verifier), wall_clock=lambda: NOW)  # fmt: skip
+    seen: list[Assessment] = []
+    service.on_fraud = seen.append
+    result = service.route(authenticated(service, "1001", "a.example", target), PHONE)
+    assert type(result).__name__ == outcome
+    if isinstance(result, Refused):
+        assert (int(result.status), result.reason) == (407, "pin_required")
+        assert "overpriced" in seen[0].explain()
+        assert "usually costs 0.02" in seen[0].explain()

@@ -228,6 +228,38 @@ def test_max_price_per_minute_uses_the_longest_matching_prefix() -> None:
     assert _call("+33 1 42 68 53 00", rules) == (False, "no_rate")
 
 
+@pytest.mark.parametrize(
+    ("rates", "country_rate"),
+    [
+        ("44,0.02,USD\n4420,0.90,USD\n", "0.02"),  # the calling code's own rate
+        ("4420,0.90,USD\n", None),  # no rate for the country as a whole
+    ],
+)
+def test_a_decision_carries_the_rate_of_an_ordinary_number_of_the_country(
+    rates: str, country_rate: str | None
+) -> None:
+    """The fraud detector compares a call's rate with it: 0.90 where a minute costs 0.02."""
+    rules = effective_rules(
+        country="US",
+        tenant=PolicySettings(international=True),
+        rates=RateTable(parse_rates_csv(rates)),
+    )
+    decision = evaluate(
+        Attempt(
+            direction=Direction.OUTBOUND,
+            destination=normalise("+44 20 7946 0018", "US"),
+            presented="+12025550123",
+            owned_numbers=OWNED,
+        ),
+        rules,
+        MONDAY_15_UTC,
+    )
+    assert decision.rate is not None
+    assert decision.rate.price == Decimal("0.90")
+    found = decision.country_rate
+    assert (None if found is None else str(found.price)) == country_rate
+
+
 def test_a_rate_over_the_limit_is_refused() -> None:
     rules = effective_rules(
         country="US",

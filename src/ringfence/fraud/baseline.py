@@ -38,6 +38,7 @@ BUSINESS_HOURS = (7, 19)
 """Local hours counted as a working day, Monday to Friday: from 07:00 to 19:00."""
 
 _MAX_RANGES = 5000  # a tenant's known number ranges, at most (the oldest are forgotten)
+_PRICED_AFTER = 30.0  # seconds: a call this long tells what a minute to its country costs
 
 
 @lru_cache(maxsize=256)
@@ -93,6 +94,7 @@ class PastCall:
     number: str
     country: str
     cost: Decimal | None = None
+    duration: float = 0.0  # seconds answered: with the cost, what a minute there cost
 
 
 @dataclass(slots=True)
@@ -106,6 +108,8 @@ class Baseline:
     spend: list[float] = field(default_factory=lambda: [0.0] * HOURS_A_WEEK)
     countries: set[str] = field(default_factory=set)
     ranges: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
+    #: Per country, the dearest minute the tenant has paid there (its mobiles, say).
+    prices: dict[str, Decimal] = field(default_factory=dict)
 
     @classmethod
     def learn(
@@ -122,14 +126,19 @@ class Baseline:
         """Learn one call (made by a phone of the tenant that was not under suspicion)."""
         how = hour_of_week(call.at, self.timezone)
         self.volume[how] += 1
+        price = None
         if call.cost is not None:
             self.spend[how] += float(call.cost)
-        self.know(call.number, call.country)
+            if call.duration >= _PRICED_AFTER:
+                price = (call.cost * 60 / Decimal(str(call.duration))).quantize(Decimal("0.0001"))
+        self.know(call.number, call.country, price)
 
-    def know(self, number: str, country: str) -> None:
-        """Learn a destination (not its volume or spend)."""
+    def know(self, number: str, country: str, price: Decimal | None = None) -> None:
+        """Learn a destination, and what a minute there cost (not its volume or spend)."""
         if country:
             self.countries.add(country)
+            if price is not None and price > self.prices.get(country, Decimal(0)):
+                self.prices[country] = price
         if number:
             key = number_range(number)
             self.ranges.pop(key, None)
@@ -156,3 +165,7 @@ class Baseline:
 
     def knows_range(self, number: str) -> bool:
         return number_range(number) in self.ranges
+
+    def dearest(self, country: str) -> Decimal | None:
+        """The most the tenant has paid for a minute to ``country`` (``None``: never priced)."""
+        return self.prices.get(country)

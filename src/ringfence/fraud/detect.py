@@ -71,6 +71,7 @@ class DetectorSettings:
             Signal.NEW_RANGE: 10,
             Signal.HIGH_RISK: 30,
             Signal.HIGH_COST: 15,
+            Signal.OVERPRICED: 35,
             Signal.OFF_HOURS: 10,
             Signal.VELOCITY: 25,
             Signal.MANY_CALLEES: 20,
@@ -89,6 +90,9 @@ class DetectorSettings:
         }
     )
     high_cost_price: Decimal = Decimal("0.25")  # per minute
+    #: A range never called, dear and priced this many times the dearest minute the tenant
+    #: pays to its country, is overpriced: where revenue-share fraud terminates.
+    overpriced_factor: Decimal = Decimal(3)
     short_call: float = 10.0  # seconds: an answered call this short is a "test" call
     test_calls: int = 3  # short calls within ``test_window`` that make a run
     test_window: float = 1800.0
@@ -105,7 +109,9 @@ class DetectorSettings:
     wangiri_ring: float = 6.0  # seconds: an unanswered call from abroad this short is bait
     wangiri_wave: int = 3  # distinct callers of one range, each short and unanswered, make a wave
     wangiri_wave_window: float = _HOUR_S
-    wangiri_window: float = 3 * 86400.0  # a wave's range stays blocked for so long
+    #: A wave's range stays blocked for so long: people return missed calls after a long
+    #: weekend or a holiday too.
+    wangiri_window: float = 14 * 86400.0
     incident_range_for: float = 86400.0  # a suspect range of an incident stays suspect so long
     incident_quiet: float = 86400.0  # a notified incident with no new signal closes after this
     spread_extensions: int = 3
@@ -132,6 +138,7 @@ class _Call:
     at: float
     price: Decimal | None
     suspect: bool  # somewhere new or dear: what it costs is watched
+    premium: bool = False  # high-risk or overpriced: never learned as the tenant's own
     spread: bool = False  # one of the calls of a spread over the tenant's extensions
     vouched: bool = False  # let out on its user's PIN: not counted against the incident
     cut: bool = False  # ended by the detector, its cost counted: no longer watched
@@ -401,9 +408,22 @@ class Detector:
         costly = attempt.high_risk or (
             attempt.price is not None and attempt.price >= s.high_cost_price
         )
+        dearest = _overpriced(baseline, attempt, s.high_cost_price, s.overpriced_factor)
+        premium = attempt.high_risk or dearest is not None
         bait = tenant.wangiri.get(rng)
         if risky and bait is not None and at - bait <= s.wangiri_window:
-            return self._block(tenant, attempt, rng)
+            return self._block(
+                tenant, attempt, f"{rng} rang the tenant in a wave of one-ring calls"
+            )
+        rings = tenant.rings.get(rng)
+        if risky and premium and rings and at - rings[-1][0] <= s.wangiri_window:
+            # One ring is enough from a premium or overpriced range: nobody rings from there
+            # for a few seconds and hangs up but to be called back.
+            return self._block(
+                tenant,
+                attempt,
+                f"{rng}, a premium or overpriced range, rang the tenant for seconds and hung up",
+            )
         flagged_at, flagger = tenant.incident_ranges.get(rng, (float("-inf"), ""))
         if (
             risky
@@ -464,13 +484,24 @@ class Detector:
                     )
                 )
             dear = attempt.price is not None and attempt.price >= s.high_cost_price
-            if dear and (attempt.high_risk or not baseline.knows_range(attempt.number)):
+            if dear and (premium or not baseline.knows_range(attempt.number)):
                 # Dear and somewhere new: the tenant's usual dear destinations are its business.
                 hits.append(
                     Hit(
                         signal=Signal.HIGH_COST,
                         points=w[Signal.HIGH_COST],
                         detail=f"{attempt.price} a minute",
+                    )
+                )
+            if dearest is not None:
+                # Priced far above anything the tenant pays to that country: not its mobiles,
+                # a number on a high-cost network, which is where revenue-share fraud ends.
+                hits.append(
+                    Hit(
+                        signal=Signal.OVERPRICED,
+                        points=w[Signal.OVERPRICED],
+                        detail=f"{attempt.price} a minute to {attempt.country}, where a minute "
+                        f"usually costs {dearest}",
                     )
                 )
             if off and baseline.quiet(how):
@@ -553,18 +584,20 @@ class Detector:
         unknown = (
             attempt.international and not baseline.knows_country(attempt.country)
         ) or not baseline.knows_range(attempt.number)
-        if risky and unknown:
+        if risky and (unknown or premium):
             # Night is the hours the clock calls night and the tenant is quiet: a tenant
             # that works round the clock is held to the day's rule at night too.
             night = off and baseline.quiet(how)
-            spread = self._spread(tenant, attempt, off=night, novel=novel)
+            spread = self._spread(tenant, attempt, off=night, novel=novel, premium=premium)
             if spread:
                 hits.append(Hit(signal=Signal.SPREAD, points=w[Signal.SPREAD], detail=spread))
         return self._conclude(
-            tenant, ext, attempt, hits, track=True, suspect=_suspect(tenant, attempt)
+            tenant, ext, attempt, hits, track=True, suspect=premium or _suspect(tenant, attempt)
         )
 
-    def _spread(self, tenant: _Tenant, attempt: OutboundAttempt, *, off: bool, novel: bool) -> str:
+    def _spread(
+        self, tenant: _Tenant, attempt: OutboundAttempt, *, off: bool, novel: bool, premium: bool
+    ) -> str:
         """Whether a call somewhere new makes a spread: leaked credentials of several
         extensions, each making a call or two so that none looks busy. At night, new
         destinations from several extensions within the hour; by day, when the tenant's
@@ -577,7 +610,7 @@ class Detector:
             tenant.new_at_night.append((at, attempt.ext))
         _trim_pairs(tenant.new_at_night, at - _HOUR)
         if novel:
-            where = "!" if attempt.high_risk else attempt.country
+            where = "!" if premium else attempt.country
             tenant.new_dear.append((at, attempt.ext, attempt.number, where))
         _trim_pairs(tenant.new_dear, at - s.spread_day_window)
         if off and len({e for _, e in tenant.new_at_night}) >= s.spread_extensions:
@@ -590,7 +623,8 @@ class Detector:
             numbers = {n for _, _, n, _ in tenant.new_dear}
             places = {c for _, _, _, c in tenant.new_dear}
             # One new country called by many: the tenant's new market, not a spread. Several,
-            # or premium numbers, are.
+            # or premium or overpriced numbers (a new market is called at its usual prices),
+            # are.
             few = min(len(exts), len(numbers)) < s.spread_day_extensions
             if few or places == {attempt.country}:
                 return ""
@@ -610,15 +644,15 @@ class Detector:
         tenant.spread_at = at
         return seen
 
-    def _block(self, tenant: _Tenant, attempt: OutboundAttempt, rng: str) -> Assessment:
-        """A call back to a range that rang the tenant in a wangiri wave: refused, whoever
-        calls. The tenant hears of it once; the caller was fooled, not hacked, so nobody's
-        score rises."""
+    def _block(self, tenant: _Tenant, attempt: OutboundAttempt, why: str) -> Assessment:
+        """A call back to a range that baited the tenant with one-ring calls (``why``):
+        refused, whoever calls. The tenant hears of it once; the caller was fooled, not hacked,
+        so nobody's score rises."""
         at = attempt.at
         hit = Hit(
             signal=Signal.WANGIRI_CALLBACK,
             points=self.settings.weights[Signal.WANGIRI_CALLBACK],
-            detail=f"{rng} rang the tenant in a wave of one-ring calls; call-backs are refused",
+            detail=f"{why}; call-backs are refused",
         )
         response = Response.NONE
         if tenant.level < Response.NOTIFY:
@@ -702,6 +736,7 @@ class Detector:
                 at=at,
                 price=attempt.price,
                 suspect=suspect,
+                premium=attempt.high_risk or any(h.signal is Signal.OVERPRICED for h in hits),
                 spread=suspect and attempt.international and self._spreading(tenant, at),
             )
             if ext.level >= Response.NOTIFY and any(h.signal in _DESTINATION for h in hits):
@@ -885,10 +920,12 @@ class Detector:
             ext.incident_spend += max(_ZERO, cost - call.base)
         if cost > 0 and call.spread:
             tenant.spread_spend += cost
-        if ext.level is Response.NONE and tenant.level is not Response.CONTAIN:
+        if ext.level is Response.NONE and tenant.level is not Response.CONTAIN and not call.premium:
             # Only where it called: the volume and spend per hour are learned from the records
-            # at start, over whole weeks, so that today's calls do not raise today's bar.
-            tenant.baseline.know(call.number, call.country)
+            # at start, over whole weeks, so that today's calls do not raise today's bar. A
+            # premium or overpriced number is never learned from one quiet call: a careful
+            # attacker's first call would make the next ones look like the tenant's own.
+            tenant.baseline.know(call.number, call.country, call.price)
 
     def inbound(self, event: InboundCall) -> None:
         """Watch for a wangiri wave: several numbers of one range abroad ring the tenant within
@@ -1079,6 +1116,7 @@ _DESTINATION = frozenset(
         Signal.NEW_RANGE,
         Signal.HIGH_RISK,
         Signal.HIGH_COST,
+        Signal.OVERPRICED,
         Signal.RANGE_IN_INCIDENT,
     }
 )
@@ -1106,6 +1144,25 @@ def _is_new_network(ext: _Ext, network: str, at: float, within: float) -> bool:
     if first is None or at - first > within:
         return False
     return any(seen < first for seen in ext.networks.values())
+
+
+def _overpriced(
+    baseline: Baseline, attempt: OutboundAttempt, dear: Decimal, factor: Decimal
+) -> Decimal | None:
+    """What a minute to the call's country usually costs, when the call is dear and priced
+    ``factor`` times that or more; else ``None``. Usually is the dearest minute the tenant has
+    paid there (its mobiles too: what it paid before is never overpriced), and at least the
+    rate table's price of an ordinary number there (for a country it never called)."""
+    price = attempt.price
+    if price is None or price < dear:
+        return None
+    usual = max(
+        (p for p in (baseline.dearest(attempt.country), attempt.country_price) if p is not None),
+        default=None,
+    )
+    if usual is None or price < usual * factor:
+        return None
+    return usual
 
 
 def _suspect(tenant: _Tenant, attempt: OutboundAttempt) -> bool:

@@ -37,6 +37,7 @@ class Signal(StrEnum):
     NEW_RANGE = "new_range"
     HIGH_RISK = "high_risk"
     HIGH_COST = "high_cost"
+    OVERPRICED = "overpriced"
     OFF_HOURS = "off_hours"
     VELOCITY = "velocity"
     MANY_CALLEES = "many_callees"
@@ -81,7 +82,9 @@ class OutboundAttempt:
     ``allowed`` is whether the call policy and the throttles let it through (a refused attempt
     is scored but never costs anything). ``high_risk`` is whether the destination is a premium
     or shared-cost type or in a high-risk range, allowed by the tenant or not. ``price`` is per
-    minute in the rate table's currency (``None``: unpriced). ``source`` is the phone's address.
+    minute in the rate table's currency (``None``: unpriced); ``country_price`` that of an
+    ordinary number of its country (the rate of the calling code alone). ``source`` is the
+    phone's address.
     """
 
     tenant_id: int
@@ -94,6 +97,7 @@ class OutboundAttempt:
     timezone: str
     international: bool
     price: Decimal | None = None
+    country_price: Decimal | None = None
     high_risk: bool = False
     source: str = ""
     allowed: bool = True

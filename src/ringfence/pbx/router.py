@@ -672,6 +672,7 @@ def _attempt(
         timezone=tenant.timezone,
         international=destination.country not in ("", tenant.country),
         price=rate.price if rate is not None else None,
+        country_price=decision.country_rate.price if decision.country_rate is not None else None,
         high_risk=destination.number_type in _HIGH_RISK_TYPES
         or decision.reason in _HIGH_RISK_REASONS,
         source=source,

@@ -100,6 +100,9 @@ class Decision:
     alert: str | None = None
     treatment: BlockTreatment | None = None
     rate: Rate | None = None
+    #: The price of an ordinary number of the destination's country: the rate of its calling
+    #: code alone (the anomaly detector compares the call's rate with it).
+    country_rate: Rate | None = None
     normalized: str = ""
 
     @classmethod
@@ -186,7 +189,10 @@ def _outbound(
             "the caller ID is not a number of the tenant",
             normalized=e164,
         )
-    return Decision(allowed=True, rate=rate, normalized=e164)
+    country_rate = None
+    if rules.rates is not None and destination.country_code:
+        country_rate = rules.rates.lookup("+" + destination.country_code)
+    return Decision(allowed=True, rate=rate, country_rate=country_rate, normalized=e164)
 
 
 def _inbound(attempt: Attempt, rules: EffectiveRules) -> Decision:

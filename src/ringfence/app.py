@@ -272,11 +272,10 @@ async def start_service(settings: Settings) -> RunningService:
     calls = CallTracker(detector=detector)
     history = store.outbound_records_since(sources.now() - 32 * 86400)
     seeded = seed_usage(calls.ledger, directory_box[0], history)
-    shared = store.load_spend(since=sources.now() - 32 * 86400)
-    if shared:
-        # The store's counters hold every node's spend; the records seeded the call rates. (A
-        # store without counters yet, just upgraded, gets the records' spend at the first sync.)
-        calls.ledger.reset_spend(shared)
+    # The store's counters hold every node's spend; the records seeded the call rates. A store
+    # without counters yet (just upgraded) is given the records' spend, by one node only.
+    store.seed_spend(spend=calls.ledger.take_pending(), now=sources.now())
+    calls.ledger.reset_spend(store.load_spend(since=sources.now() - 32 * 86400))
     node = f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
     learned = seed_baselines(detector, directory_box[0], history, now=sources.now())
     holds_box = [_hold_detector(detector, directory_box[0], None)]

@@ -146,3 +146,35 @@ def test_spend_of_a_tenant_that_is_gone_does_not_stop_the_sharing(url: str) -> N
         spend = {(99, "", DAY): Decimal("1.00"), (1, "", DAY): Decimal("2.50")}
         totals, _ = store.sync_usage(node="n1", spend=spend, report={}, now=NOW, since=NOW - 60)
     assert totals == {(1, "", DAY): Decimal("2.50")}
+
+
+def test_two_nodes_starting_on_a_store_without_counters_add_the_records_spend_once(
+    url: str,
+) -> None:
+    """The first start after the upgrade: each node read the same records, and only one of
+    them may fill the counters with what they cost."""
+    records = {(1, "", DAY): Decimal("12.50"), (1, "1001", DAY): Decimal("12.50")}
+    barrier = threading.Barrier(4)
+    filled: list[bool] = []
+    failures: list[BaseException] = []
+
+    def node() -> None:
+        try:
+            with Store.open(url, busy_timeout=30.0) as store:
+                barrier.wait()
+                filled.append(store.seed_spend(spend=dict(records), now=NOW))
+        except BaseException as error:  # pragma: no cover - reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=node) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(filled) == [False, False, False, True]
+    with Store.open(url) as store:
+        assert store.load_spend(since=NOW - 60) == records
+        # Counters there already (every later start): the records are not added again.
+        assert not store.seed_spend(spend=dict(records), now=NOW + 1)
+        assert store.load_spend(since=NOW - 60) == records

@@ -286,6 +286,11 @@ class Store:
         with self._db.read() as session:
             return usage_repo.load_spend(session, since=since)
 
+    def seed_spend(self, *, spend: dict[SpendKey, Decimal], now: float) -> bool:
+        """See :func:`ringfence.store.usage_repo.seed_spend`: one write transaction."""
+        with self._db.write() as session:
+            return usage_repo.seed_spend(session, spend=spend, now=now)
+
     def sync_usage(
         self,
         *,

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ringfence.store.schema import TenantRow, UsageNodeRow, UsageSpendRow
 
-__all__ = ["STALE", "SpendKey", "load_spend", "sync_usage"]
+__all__ = ["STALE", "SpendKey", "load_spend", "seed_spend", "sync_usage"]
 
 SpendKey = tuple[int, str, str]  # tenant, extension ("" for the tenant), period
 
@@ -39,6 +39,34 @@ def _spend(rows: Iterable[UsageSpendRow]) -> dict[SpendKey, Decimal]:
 def load_spend(session: Session, *, since: float) -> dict[SpendKey, Decimal]:
     """Every counter written since ``since`` (at start: the last month or so)."""
     return _spend(session.scalars(select(UsageSpendRow).where(UsageSpendRow.updated_at >= since)))
+
+
+def seed_spend(session: Session, *, spend: dict[SpendKey, Decimal], now: float) -> bool:
+    """Fill the counters with ``spend`` (what the call records say was spent) when they have
+    none at all, as on the first start after the upgrade that brought them; whether it did.
+
+    Whichever node comes first fills them, once: the check and the fill hold the counters'
+    table locked (SQLite's write transaction does; on PostgreSQL a lock in exclusive mode
+    that lets readers on), so two nodes starting together do not both add the records."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"LOCK TABLE {UsageSpendRow.__tablename__} IN EXCLUSIVE MODE"))
+    if session.scalar(select(UsageSpendRow.tenant_id).limit(1)) is not None:
+        return False
+    tenants = {tenant_id for tenant_id, _, _ in spend}
+    existing = (
+        set(session.scalars(select(TenantRow.id).where(TenantRow.id.in_(tenants))))
+        if tenants
+        else set()
+    )
+    session.add_all(
+        UsageSpendRow(
+            tenant_id=tenant_id, ext=ext, period=period, micros=_micros(amount), updated_at=now
+        )
+        for (tenant_id, ext, period), amount in sorted(spend.items())
+        if tenant_id in existing and amount > 0
+    )
+    session.flush()
+    return True
 
 
 def sync_usage(

@@ -29,7 +29,13 @@ import structlog
 from prometheus_client import start_http_server
 
 from ringfence.accounts import Directory, Tenant, TenantId, unknown_password_ha1s
-from ringfence.app_fraud import FraudResponder, seed_baselines
+from ringfence.app_fraud import (
+    BASELINE_RELEARN_EVERY,
+    BASELINE_WEEKS,
+    FraudResponder,
+    learn_baselines,
+    seed_baselines,
+)
 from ringfence.config import Settings
 from ringfence.fraud import Detector, Response, UsageLedger, periods
 from ringfence.guard import GuardSettings, Perimeter, shipped_fingerprints
@@ -500,7 +506,30 @@ async def start_service(settings: Settings) -> RunningService:
             # A margin for the other nodes' clocks and for their commits still in flight.
             since = now - 5 * BANS_SYNC
 
+    async def relearn_baselines() -> None:
+        # Once a day every baseline learns the last four weeks afresh from the records: volume
+        # and spend by hour, new contacts, what a minute costs where (a premium or overpriced
+        # destination called without incident becomes the tenant's own only here). Read in the
+        # store's thread, learned in another: the event loop never waits on it.
+        while not stop.is_set():
+            await asyncio.sleep(BASELINE_RELEARN_EVERY)
+            now = sources.now()
+            try:
+                records = await persistence.call(
+                    store.outbound_records_since, now - BASELINE_WEEKS * 7 * 86400
+                )
+                baselines, count = await asyncio.to_thread(
+                    learn_baselines, directory_box[0], records, now=now
+                )
+            except Exception as error:
+                log.warning("baseline_relearn_failed", error=str(error))
+                continue
+            for tenant_id, baseline in baselines.items():
+                detector.learn(tenant_id, baseline)
+            log.info("baselines_relearned", tenants=len(baselines), calls=count)
+
     loops = {
+        loop.create_task(relearn_baselines()),
         loop.create_task(share_usage()),
         loop.create_task(share_bans()),
         loop.create_task(reload_directory()),

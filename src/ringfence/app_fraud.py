@@ -45,6 +45,10 @@ T = TypeVar("T")
 
 #: A tenant hears of password guessing on one extension at most this often (seconds).
 TARGETED_NOTICE_EVERY = 86400.0
+BASELINE_WEEKS = 4  # of call records each baseline learns from
+BASELINE_RELEARN_EVERY = 86400.0  # seconds between the baselines' fresh lessons
+#: Reasons of calls the service itself ended: not a tenant's normal calling.
+_NOT_NORMAL = frozenset({"fraud_contained", "budget_exceeded"})
 
 _WORDS = {
     Response.NOTIFY: "under watch",
@@ -57,18 +61,21 @@ class _Offload(Protocol):
     def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]: ...
 
 
-def seed_baselines(
-    detector: Detector, directory: Directory, records: list[CallRecord], *, now: float
-) -> int:
-    """Teach each tenant's baseline its own outbound calls that were answered, from the call
-    records (the last four weeks). Returns how many calls were learned."""
-    from ringfence.policy import normalise  # noqa: PLC0415 - only at start
+def learn_baselines(
+    directory: Directory, records: list[CallRecord], *, now: float
+) -> tuple[dict[int, Baseline], int]:
+    """Each tenant's baseline, from its outbound calls that were answered in the call records
+    of the last four weeks; and how many calls were learned. A call the service ended for
+    fraud or for the budget is not the tenant's normal calling."""
+    from ringfence.policy import normalise  # noqa: PLC0415 - at start, and once a day
 
-    since = now - 28 * 86400
+    since = now - BASELINE_WEEKS * 7 * 86400
     by_tenant: dict[int, list[PastCall]] = {}
     for record in records:
         tenant = directory.tenant(record.tenant_id)
         if tenant is None or record.answered_at is None or record.started_at < since:
+            continue
+        if record.reason in _NOT_NORMAL:
             continue
         destination = normalise(record.callee, tenant.country)
         by_tenant.setdefault(tenant.id, []).append(
@@ -80,14 +87,25 @@ def seed_baselines(
                 duration=record.duration,
             )
         )
+    baselines: dict[int, Baseline] = {}
     for tenant in directory.tenants():
         calls = by_tenant.get(tenant.id, [])
         first = min((c.at for c in calls), default=now)
-        detector.learn(
-            tenant.id,
-            Baseline.learn(calls, timezone=tenant.timezone, since=min(first, now), now=now),
+        baselines[tenant.id] = Baseline.learn(
+            calls, timezone=tenant.timezone, since=min(first, now), now=now
         )
-    return sum(len(c) for c in by_tenant.values())
+    return baselines, sum(len(c) for c in by_tenant.values())
+
+
+def seed_baselines(
+    detector: Detector, directory: Directory, records: list[CallRecord], *, now: float
+) -> int:
+    """Teach each tenant's baseline its own calls from the records (see
+    :func:`learn_baselines`). Returns how many calls were learned."""
+    baselines, learned = learn_baselines(directory, records, now=now)
+    for tenant_id, baseline in baselines.items():
+        detector.learn(tenant_id, baseline)
+    return learned
 
 
 class FraudResponder:

@@ -79,10 +79,11 @@ def test_a_call_too_short_to_tell_its_price_teaches_none() -> None:
     ("number", "price", "country_price", "overpriced"),
     [
         (DE_HIGH_COST, "1.20", "0.02", True),  # 12 times the dearest DE minute paid
-        (DE_HIGH_COST, "0.29", "0.02", False),  # under 3 times 0.10
+        (DE_HIGH_COST, "0.25", "0.02", True),  # 2.5 times
+        (DE_HIGH_COST, "0.19", "0.02", False),  # 1.9 times, and not dear
         (DE_MOBILE, "0.10", "0.02", False),  # what it pays every day
         (NG, "0.35", "0.30", False),  # dear, but its usual
-        ("+2349031234567", "0.90", "0.30", False),  # 2.6 times its dearest NG minute
+        ("+2349031234567", "0.60", "0.30", False),  # 1.7 times its dearest NG minute
         (JP, "1.20", "0.05", True),  # a country never called: the rate table's 0.05
         (JP, "0.20", "0.05", False),  # 4 times, but not dear
         (JP, "1.20", None, False),  # nothing to compare with

@@ -90,9 +90,9 @@ class DetectorSettings:
         }
     )
     high_cost_price: Decimal = Decimal("0.25")  # per minute
-    #: A range never called, dear and priced this many times the dearest minute the tenant
-    #: pays to its country, is overpriced: where revenue-share fraud terminates.
-    overpriced_factor: Decimal = Decimal(3)
+    #: A dear number priced this many times what a minute to its country usually costs is
+    #: overpriced: where revenue-share fraud terminates.
+    overpriced_factor: Decimal = Decimal(2)
     short_call: float = 10.0  # seconds: an answered call this short is a "test" call
     test_calls: int = 3  # short calls within ``test_window`` that make a run
     test_window: float = 1800.0

@@ -88,17 +88,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import fraud_live_measure as measure
+from common import free_port, say, set_quiet
 from fraud_live_rig import (
     Processes,
     Service,
     Sipp,
     SippRun,
-    be_quiet,
     cli_json,
-    free_port,
     run_cli,
     run_cli_batch,
-    say,
     wait_udp_bound,
 )
 from fraud_live_world import (
@@ -639,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
         ZoneInfo(args.timezone)
     except (ValueError, KeyError, OSError):
         parser.error(f"unknown time zone {args.timezone!r}")
-    be_quiet(args.json_only)
+    set_quiet(args.json_only)
     options = Options(
         quick=args.quick,
         only=only,

@@ -28,49 +28,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from common import LOOPBACK, child_env, free_port, stop_process
+
 HERE = Path(__file__).resolve().parent
 ASSETS = HERE / "fraud_live"
 RINGFENCE = Path(sys.executable).parent / "ringfence"
-LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
 CLI_TIMEOUT = 120.0
-
-_quiet = False
-
-
-def say(text: str) -> None:
-    """A progress line on stderr (stdout carries only the JSON)."""
-    if not _quiet:
-        print(text, file=sys.stderr, flush=True)
-
-
-def be_quiet(quiet: bool) -> None:
-    global _quiet  # noqa: PLW0603
-    _quiet = quiet
 
 
 # -- ports ----------------------------------------------------------------------------------------
-
-_HANDED_OUT: set[tuple[str, int]] = set()
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """A port free for both UDP and TCP on ``host``, not handed out before in this run."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((host, 0))
-            port = int(tcp.getsockname()[1])
-            if (host, port) in _HANDED_OUT:
-                continue
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((host, port))
-                except OSError:
-                    continue
-        _HANDED_OUT.add((host, port))
-        return port
-    raise RuntimeError(f"no free UDP+TCP port on {host}")
 
 
 def udp_bound(host: str, port: int) -> bool:
@@ -105,23 +72,15 @@ class Processes:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env=_env(),
+                env=child_env(),
             )
         self._running.append(process)
         return process
 
     @staticmethod
     def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
-        """Signal one of our children, wait, kill it if it outlives STOP_TIMEOUT."""
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(sig)
-            try:
-                process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        return process.returncode
+        """Signal one of our children, wait, kill it if it outlives its time to stop."""
+        return stop_process(process, sig)
 
     def stop_all(self) -> None:
         for process in self._running:
@@ -133,14 +92,6 @@ class Processes:
         self._running.clear()
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("RINGFENCE_DATA", None)  # every command gets --data-dir explicitly
-    env.pop("RINGFENCE_DB", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 # -- the command line -----------------------------------------------------------------------------
 
 
@@ -148,7 +99,7 @@ def run_cli(data_dir: Path, *args: str) -> str:
     """``ringfence ARGS --data-dir DATA_DIR``: its stdout; an error if it fails."""
     command = [str(RINGFENCE), *args, "--data-dir", str(data_dir)]
     done = subprocess.run(  # noqa: S603
-        command, capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False, env=_env()
+        command, capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False, env=child_env()
     )
     if done.returncode != 0:
         raise RuntimeError(
@@ -175,7 +126,7 @@ def run_cli_batch(data_dir: Path, commands: list[list[str]], work: Path) -> None
             text=True,
             timeout=600,
             check=False,
-            env=_env(),
+            env=child_env(),
         )
     finally:
         batch.unlink()  # it holds the extensions' passwords

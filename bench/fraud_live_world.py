@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fraud_live_rig import LOOPBACK, free_port
+from common import LOOPBACK, free_port
 
 HOME_COUNTRY = "US"
 CURRENCY = "USD"

@@ -22,7 +22,9 @@ The weights are chosen so that one unusual thing (a new country in office hours,
 night to a country the tenant calls by day) never notifies on its own, while the marks of toll
 fraud (a new, expensive or high-risk destination at night, probing refused destinations,
 calling back a wangiri range, test calls, a phone that appears on a new network after a burst
-of failed logins) contain within the first calls.
+of failed logins) contain within the first calls. A number priced far above what a minute to
+its country usually costs (``overpriced``: where revenue-share fraud terminates) asks for the
+PIN before its first call.
 """
 
 from __future__ import annotations
